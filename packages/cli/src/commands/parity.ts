@@ -1,0 +1,36 @@
+import { formatParityLine, initBackend, runFixture, type BackendChoice, type ParityMode } from '@stablesr/core';
+import { existsSync } from 'node:fs';
+import { allParityKinds } from '../kinds.js';
+import { UsageError } from '../usageError.js';
+
+export interface ParityOptions {
+  dirs: string[];
+  backend?: BackendChoice;
+  modes?: ParityMode[];
+  out: (line: string) => void;
+}
+
+/** Runs fixture folders, prints one line per output and a final `N passed, M failed`; returns the exit code. */
+export async function parityCommand(opts: ParityOptions): Promise<number> {
+  if (opts.dirs.length === 0) throw new UsageError('parity: give at least one fixture folder');
+  for (const d of opts.dirs) if (!existsSync(d)) throw new UsageError(`parity: no such fixture folder: ${d}`);
+  const backend = await initBackend(opts.backend);
+  opts.out(`backend: ${backend.name}`);
+  let passed = 0;
+  let failed = 0;
+  for (const dir of opts.dirs) {
+    try {
+      const lines = await runFixture(dir, allParityKinds, opts.modes);
+      for (const l of lines) {
+        opts.out(formatParityLine(l));
+        if (l.comparison.pass) passed++;
+        else failed++;
+      }
+    } catch (e) {
+      opts.out(`FAIL ${dir}: ${(e as Error).message}`);
+      failed++;
+    }
+  }
+  opts.out(`${passed} passed, ${failed} failed`);
+  return failed === 0 ? 0 : 1;
+}
