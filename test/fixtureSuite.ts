@@ -1,0 +1,34 @@
+// Shared by every package's parity tests: one ava test per golden fixture of the given kinds.
+import test from 'ava';
+import { fixturesRoot, formatParityLine, listFixtures, runFixture, type ParityKinds } from '@stablesr/core';
+import { basename } from 'node:path';
+
+/**
+ * Registers one test per fixture folder whose kind is in `kinds` (free-running and step-wise).
+ * Where ../shared/fixtures is absent the tests are skipped with the reason printed; under CI a missing
+ * folder, or no fixture of a kind, is a failure.
+ */
+export function registerFixtureTests(kinds: ParityKinds): void {
+  const root = fixturesRoot();
+  if (!root) {
+    if (process.env.CI) {
+      test('golden fixtures are present', (t) => t.fail('../shared/fixtures not found (set STABLESR_FIXTURES)'));
+    } else {
+      console.log(`skipping ${Object.keys(kinds).join(', ')} fixture tests: ../shared/fixtures not found (set STABLESR_FIXTURES)`);
+    }
+    return;
+  }
+  for (const kind of Object.keys(kinds)) {
+    const dirs = listFixtures(root, [kind]);
+    if (dirs.length === 0) test(`fixture kind ${kind} has fixtures`, (t) => t.fail(`no fixture of kind ${kind} under ${root}`));
+    for (const dir of dirs) {
+      test(`parity ${basename(dir)} (${kind})`, async (t) => {
+        const lines = await runFixture(dir, kinds);
+        t.true(lines.length > 0, 'no output compared');
+        for (const l of lines) t.log(formatParityLine(l));
+        const failed = lines.filter((l) => !l.comparison.pass).map(formatParityLine);
+        t.deepEqual(failed, []);
+      });
+    }
+  }
+}
