@@ -20,3 +20,4 @@ export * from './fixtures/compare.js';
 export * from './fixtures/runner.js';
 export * from './fixtures/locate.js';
 export * from './nn/attention.js';
+export * from './io/atomicWrite.js';

@@ -1,0 +1,3 @@
+import { type ParityKinds } from '@stablesr/core';
+
+export const textKinds: ParityKinds = {};
