@@ -42,6 +42,8 @@ async function activate(name: BackendName): Promise<string> {
   const ok = await tf.setBackend(id);
   if (!ok) throw new Error(`backend "${id}" failed to initialise`);
   await tf.ready();
+  // The cpu backend prints a "install tfjs-node" banner on first use; the library reports its backend itself.
+  if (id === 'cpu') (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
   return id;
 }
 
