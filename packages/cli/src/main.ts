@@ -1,29 +1,52 @@
 import { parseBackendChoice, type BackendChoice, type ParityMode } from '@stablesr/core';
 import { parseArgs } from 'node:util';
+import type { CliIo } from './cliIo.js';
+import { convertCommand } from './commands/convert.js';
+import { generateCommand } from './commands/generate.js';
 import { formatInspect, inspectWeights } from './commands/inspect.js';
 import { parityCommand } from './commands/parity.js';
+import { upscaleCommand } from './commands/upscale.js';
+import { parseGenerateArgs } from './generateOptions.js';
+import { GENERATE_HELP, MAIN_HELP, UPSCALE_HELP } from './help.js';
+import { parseUpscaleArgs } from './upscaleOptions.js';
 import { UsageError } from './usageError.js';
 
-const HELP = `stablesr — latent-diffusion super-resolution on TensorFlow.js
+export { processIo, type CliIo } from './cliIo.js';
+export { UsageError } from './usageError.js';
 
-Usage:
-  stablesr parity <fixture-dir>... [--backend B]   check against golden reference fixtures
-  stablesr inspect <weights> [--json]               list tensors, dtypes, shapes and parameter count
-  stablesr --help
+const defaultIo: CliIo = { out: (s) => console.log(s), err: (s) => console.error(s) };
 
-Backends: auto (default), wasm, cpu, tensorflow, tensorflow-gpu (also STABLESR_BACKEND).
-Exit codes: 0 success, 1 runtime failure, 2 bad usage.`;
-
-/** Entry point of the `stablesr` command; returns the process exit code. */
-export async function main(argv: string[], io = { out: (s: string) => console.log(s), err: (s: string) => console.error(s) }): Promise<number> {
+/**
+ * Entry point of the `stablesr` command; returns the process exit code (0 success, 1 runtime failure,
+ * 2 bad usage). Every error is printed as one line `stablesr: …` on `io.err` (the stack too with `--verbose`).
+ */
+export async function main(argv: string[], io: CliIo = defaultIo): Promise<number> {
   const verbose = argv.includes('--verbose');
   try {
     const [command, ...rest] = argv;
     if (!command || command === '--help' || command === '-h' || command === 'help') {
-      io.out(HELP);
+      io.out(MAIN_HELP);
       return 0;
     }
     switch (command) {
+      case 'upscale': {
+        const opts = parseUpscaleArgs(rest);
+        if (opts === 'help') {
+          io.out(UPSCALE_HELP);
+          return 0;
+        }
+        return await upscaleCommand(opts, io);
+      }
+      case 'generate': {
+        const opts = parseGenerateArgs(rest);
+        if (opts === 'help') {
+          io.out(GENERATE_HELP);
+          return 0;
+        }
+        return await generateCommand(opts, io);
+      }
+      case 'convert':
+        return await convertCommand(rest, io);
       case 'parity': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { backend: { type: 'string' }, verbose: { type: 'boolean' }, mode: { type: 'string' } } });
         const backend: BackendChoice | undefined = values.backend ? parseBackendOption(values.backend) : undefined;
@@ -44,10 +67,18 @@ export async function main(argv: string[], io = { out: (s: string) => console.lo
   } catch (e) {
     const err = e as Error & { code?: string };
     const usage = e instanceof UsageError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL';
-    io.err(`stablesr: ${err.message}`);
-    if (verbose && err.stack) io.err(err.stack);
+    io.err(`stablesr: ${oneLine(err)}`);
+    // A stack helps with runtime failures only; a usage error is fully described by its line.
+    if (verbose && !usage && err.stack) io.err(err.stack);
     return usage ? 2 : 1;
   }
+}
+
+/** The first line of an error's message (the stack is for `--verbose`); aborts read as "interrupted". */
+function oneLine(err: Error): string {
+  if (err.name === 'AbortError') return 'interrupted';
+  const msg = (err.message || String(err)).split('\n')[0]!.trim();
+  return msg || err.name || 'unknown error';
 }
 
 function parseBackendOption(v: string): BackendChoice {
@@ -61,3 +92,8 @@ function parseBackendOption(v: string): BackendChoice {
 function badUsage(msg: string): never {
   throw new UsageError(msg);
 }
+
+// The pipeline entry points as the CLI uses them (also what the examples call).
+export { loadStableSR, type StableSRLoadOptions, type StableSRModel, type StableSRUpscaleOptions, type StableSRResult } from './pipeline.js';
+export { loadTextToLatent, type TextToLatentModel, type TextToLatentOptions, type TextToLatentResult } from './generator.js';
+export { ProgressBar } from './progressBar.js';

@@ -23,7 +23,11 @@ export class AbortError extends Error {
 /** Throws {@link AbortError} if the signal has fired. Long loops call this between units. */
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {
-    const reason = signal.reason;
-    throw reason instanceof Error ? reason : new AbortError(typeof reason === 'string' ? reason : undefined);
+    const reason: unknown = signal.reason;
+    // Node's default reason for a bare abort() is a DOMException named AbortError; callers (and ava's
+    // throwsAsync) expect a real Error subclass, so anything that is not one becomes our AbortError.
+    if (reason instanceof Error && !(typeof DOMException !== 'undefined' && reason instanceof DOMException)) throw reason;
+    const message = typeof reason === 'string' ? reason : reason instanceof Error ? reason.message : undefined;
+    throw new AbortError(message);
   }
 }

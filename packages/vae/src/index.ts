@@ -1,4 +1,28 @@
 import { type ParityKinds } from '@stablesr/core';
+import { vaeParityKinds } from './parity/index.js';
+
+export * from './config.js';
+export * from './featureOps.js';
+export * from './resnetBlock.js';
+export * from './attnBlock.js';
+export * from './downsample.js';
+export * from './upsample.js';
+export * from './midBlock.js';
+export * from './encoder.js';
+export * from './decoder.js';
+export * from './diagonalGaussian.js';
+export * from './autoencoderKL.js';
+export * from './disposeModule.js';
+export * from './diffusersKeys.js';
+export * from './cfw/resBlock.js';
+export * from './cfw/residualDenseBlock.js';
+export * from './cfw/rrdb.js';
+export * from './cfw/fuseSftBlockRRDB.js';
+export * from './cfw/autoencoderKLResi.js';
+export * from './tiled/tileGrid.js';
+export * from './tiled/hostFeature.js';
+export * from './tiled/program.js';
+export * from './tiled/tiledExecutor.js';
 
 /** Fixture kinds implemented by this package, for `stablesr parity`. */
-export const parityKinds: ParityKinds = {};
+export const parityKinds: ParityKinds = { ...vaeParityKinds };

@@ -1,4 +1,4 @@
-import { isFloatDType, openTensorSource, shapeSize } from '@stablesr/core';
+import { isFloatDType, openTensorSource, type OpenWeightsOptions, shapeSize } from '@stablesr/core';
 
 export interface InspectResult {
   file: string;
@@ -9,9 +9,12 @@ export interface InspectResult {
   metadata: Record<string, string>;
 }
 
-/** Reads a weight file's index (no tensor data) and summarises it. */
-export function inspectWeights(path: string): InspectResult {
-  const src = openTensorSource(path);
+/**
+ * Reads a weight file's index (no tensor data) and summarises it: safetensors, PyTorch zip checkpoints
+ * (Lightning `state_dict`, with `epoch`/`global_step` as metadata) and diffusers folders.
+ */
+export function inspectWeights(path: string, options: OpenWeightsOptions = {}): InspectResult {
+  const src = openTensorSource(path, options);
   try {
     const tensors = [...src.entries().values()].map((e) => ({ name: e.name, dtype: e.dtype, shape: [...e.shape] }));
     tensors.sort((a, b) => a.name.localeCompare(b.name));
@@ -30,6 +33,8 @@ export function inspectWeights(path: string): InspectResult {
 export function formatInspect(r: InspectResult): string[] {
   const lines = r.tensors.map((t) => `${t.name}\t${t.dtype}\t[${t.shape.join(', ')}]`);
   const dt = Object.entries(r.dtypes).map(([d, n]) => `${d}: ${n}`).join(', ');
+  const meta = Object.entries(r.metadata);
+  if (meta.length) lines.push(`metadata: ${meta.map(([k, v]) => `${k}=${v}`).join(', ')}`);
   lines.push(`${r.file}: ${r.keys} tensors (${dt}), ${r.parameters.toLocaleString('en-US')} floating-point parameters`);
   return lines;
 }

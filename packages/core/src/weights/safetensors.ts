@@ -66,6 +66,7 @@ function parse(file: RandomAccessFile): TensorSource {
       name,
       dtype,
       shape: frozenShape,
+      readRaw: () => file.read(dataStart + begin, end - begin),
       read: () => decodeRaw(file.read(dataStart + begin, end - begin), dtype, count, () => `${path} [${name}]`),
     });
   }

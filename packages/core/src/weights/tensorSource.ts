@@ -13,6 +13,11 @@ export interface TensorEntry {
   readonly shape: readonly number[];
   /** Reads and converts the tensor: floats become float32, integers int32 (int64 must fit). */
   read(): Float32Array | Int32Array;
+  /**
+   * The stored bytes, little-endian in `dtype`, row-major contiguous (strided views already gathered), without
+   * any conversion. Lets format converters copy tensors losslessly; every built-in reader provides it.
+   */
+  readRaw?(): Uint8Array;
 }
 
 /** A flat, lazily-read collection of tensors from one or more files. */

@@ -1,1 +1,2 @@
-export {};
+export * from './guidance.js';
+export * from './generateLatents.js';

@@ -1,1 +1,14 @@
-export {};
+export * from './unetConfig.js';
+export * from './timestepEmbedding.js';
+export * from './timeEmbed.js';
+export * from './resample.js';
+export * from './resBlockModulation.js';
+export * from './resBlock.js';
+export * from './downsample.js';
+export * from './upsample.js';
+export * from './crossAttention.js';
+export * from './feedForward.js';
+export * from './basicTransformerBlock.js';
+export * from './spatialTransformer.js';
+export * from './attentionBlock.js';
+export * from './unetModel.js';

@@ -1,0 +1,62 @@
+// Weight paths for the examples: `--checkpoint FILE` style arguments first, then environment variables.
+import { existsSync } from 'node:fs';
+
+export interface WeightSpec {
+  flag: string;
+  env: string;
+  required: boolean;
+  what: string;
+}
+
+/** Removes `--flag VALUE` pairs named in `specs` from `argv` and returns them (or the env value) by flag. */
+export function takeWeightPaths(argv: string[], specs: readonly WeightSpec[]): { paths: Record<string, string | undefined>; rest: string[] } {
+  const rest: string[] = [];
+  const given: Record<string, string> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const spec = specs.find((s) => a === `--${s.flag}` || a.startsWith(`--${s.flag}=`));
+    if (!spec) {
+      rest.push(a);
+      continue;
+    }
+    given[spec.flag] = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i] ?? '';
+  }
+  const paths: Record<string, string | undefined> = {};
+  for (const s of specs) {
+    const p = given[s.flag] ?? process.env[s.env];
+    if (p === undefined || p === '') {
+      if (s.required) fail(`missing ${s.what}: pass --${s.flag} FILE or set ${s.env}`);
+      paths[s.flag] = undefined;
+      continue;
+    }
+    if (!existsSync(p)) fail(`--${s.flag} / ${s.env}: no such file: ${p}`);
+    paths[s.flag] = p;
+  }
+  return { paths, rest };
+}
+
+/** Prints one line and exits with status 2 (bad usage), like the CLI. */
+export function fail(message: string): never {
+  console.error(`error: ${message}`);
+  process.exit(2);
+}
+
+/** The StableSR weights every SR example needs. */
+export const SR_WEIGHTS: readonly WeightSpec[] = [
+  { flag: 'checkpoint', env: 'STABLESR_CHECKPOINT', required: true, what: 'StableSR checkpoint (stablesr_000117.ckpt from https://huggingface.co/Iceclear/StableSR)' },
+  { flag: 'cfw', env: 'STABLESR_CFW', required: false, what: 'CFW decoder (vqgan_cfw_00011.ckpt)' },
+  { flag: 'config', env: 'STABLESR_CONFIG', required: false, what: 'model config YAML' },
+  { flag: 'text-encoder', env: 'STABLESR_TEXT_ENCODER', required: false, what: 'OpenCLIP text tower weights' },
+  { flag: 'tokenizer', env: 'STABLESR_TOKENIZER', required: false, what: 'OpenCLIP vocabulary bpe_simple_vocab_16e6.txt.gz' },
+];
+
+/** `StableSR.load` options from the parsed paths. */
+export function srLoadOptions(paths: Record<string, string | undefined>) {
+  return {
+    checkpoint: paths.checkpoint!,
+    ...(paths.cfw && { cfw: paths.cfw }),
+    ...(paths.config && { config: paths.config }),
+    ...(paths['text-encoder'] && { textEncoder: paths['text-encoder'] }),
+    ...(paths.tokenizer && { tokenizer: paths.tokenizer }),
+  };
+}

@@ -1,0 +1,87 @@
+import { encodeImage, encodeSafetensors, initBackend, outputFormatFor, writeFileAtomic } from '@stablesr/core';
+import type { CliIo } from '../cliIo.js';
+import type { GenerateCliOptions } from '../generateOptions.js';
+import { loadTextToLatent, type TensorLike, type TextToLatentOptions } from '../generator.js';
+import { ProgressBar } from '../progressBar.js';
+import { formatBytes, peakRssBytes } from '../resourceUsage.js';
+
+export interface GenerateRunResult {
+  command: 'generate';
+  ok: true;
+  backend: string;
+  seconds: number;
+  peakRssBytes: number;
+  latentsOut: string;
+  latentShape: number[];
+  imageOut?: string;
+  imageSize?: { width: number; height: number };
+}
+
+/** Latents NHWC `[B, h, w, C]` → NCHW Float32Array (the reference / safetensors layout). */
+export async function nhwcToNchwData(t: TensorLike): Promise<{ shape: number[]; data: Float32Array }> {
+  const [b, h, w, c] = t.shape as [number, number, number, number];
+  const src = await t.data();
+  const out = new Float32Array(src.length);
+  for (let n = 0; n < b; n++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[((n * c + k) * h + y) * w + x] = src[((n * h + y) * w + x) * c + k]!;
+  return { shape: [b, c, h, w], data: out };
+}
+
+/** Runs `stablesr generate`: text → latents (safetensors, tensor `latents`, NCHW) and optionally the decoded image. */
+export async function generateCommand(opts: GenerateCliOptions, io: CliIo): Promise<number> {
+  const t0 = performance.now();
+  const backend = await initBackend(opts.backend);
+  const bar = new ProgressBar(opts.quiet ? undefined : io.progress);
+  const gen = await loadTextToLatent({
+    checkpoint: opts.checkpoint,
+    backend: backend.name,
+    ...(opts.config !== undefined && { config: opts.config }),
+    ...(opts.textEncoder !== undefined && { textEncoder: opts.textEncoder }),
+    ...(opts.tokenizer !== undefined && { tokenizer: opts.tokenizer }),
+    ...(opts.vae !== undefined && { vae: opts.vae }),
+  });
+  let result;
+  try {
+    const g: TextToLatentOptions = {
+      prompt: opts.prompt,
+      steps: opts.steps,
+      guidanceScale: opts.guidance,
+      width: opts.width,
+      height: opts.height,
+      sampler: opts.sampler,
+      seed: opts.seed,
+      decode: opts.imageOut !== undefined,
+      onProgress: (ev) => bar.update(ev),
+    };
+    if (opts.negativePrompt !== undefined) g.negativePrompt = opts.negativePrompt;
+    if (io.signal) g.signal = io.signal;
+    const { latents, decoded, image } = await gen.generate(g);
+    try {
+      const nchw = await nhwcToNchwData(latents);
+      const meta = { prompt: opts.prompt, negative_prompt: opts.negativePrompt ?? '', steps: String(opts.steps), guidance: String(opts.guidance), sampler: opts.sampler, seed: String(opts.seed), layout: 'NCHW' };
+      const latentBytes = encodeSafetensors({ latents: { shape: nchw.shape, data: nchw.data } }, meta);
+      result = { latentShape: nchw.shape } as Pick<GenerateRunResult, 'latentShape' | 'imageSize'>;
+      // Encode everything before writing anything, so a failure leaves neither file behind.
+      let imageBytes: Buffer | undefined;
+      if (opts.imageOut) {
+        if (!decoded) throw new Error('the generator returned no decoded image');
+        // `decoded` is in [-1, 1]; encodeImage clamps and quantises like the reference.
+        imageBytes = await encodeImage(decoded as unknown as Parameters<typeof encodeImage>[0], { format: outputFormatFor(opts.imageOut) });
+        result.imageSize = { width: decoded.shape[2]!, height: decoded.shape[1]! };
+      }
+      await writeFileAtomic(opts.latentsOut, latentBytes);
+      if (opts.imageOut && imageBytes) await writeFileAtomic(opts.imageOut, imageBytes);
+    } finally {
+      latents.dispose();
+      decoded?.dispose();
+      image?.dispose();
+    }
+  } finally {
+    bar.clear();
+    gen.dispose();
+  }
+  const run: GenerateRunResult = { command: 'generate', ok: true, backend: backend.name, seconds: Math.round((performance.now() - t0) / 100) / 10, peakRssBytes: peakRssBytes(), latentsOut: opts.latentsOut, ...result };
+  if (opts.imageOut) run.imageOut = opts.imageOut;
+  if (opts.json) io.out(JSON.stringify(run, null, 2));
+  else if (!opts.quiet) io.out(`wrote ${opts.latentsOut} (latents [${run.latentShape.join(', ')}])${run.imageOut ? ` and ${run.imageOut}` : ''} in ${run.seconds.toFixed(1)} s (backend ${run.backend}, peak memory ${formatBytes(run.peakRssBytes)})`);
+  return 0;
+}

@@ -1,0 +1,74 @@
+/** `stablesr --help`. */
+export const MAIN_HELP = `stablesr — latent-diffusion super-resolution (StableSR) on TensorFlow.js
+
+Usage:
+  stablesr upscale <input> <output> --checkpoint FILE [options]   4× super-resolution of an image or a folder
+  stablesr generate --prompt TEXT --checkpoint FILE --latents-out FILE.safetensors [options]
+                                                                  text-to-latent generation (SD 2.x)
+  stablesr parity <fixture-dir>... [--backend B] [--mode free|stepwise]
+                                                                  check against golden reference fixtures
+  stablesr inspect <weights> [--json]                             list tensors, dtypes, shapes and parameter count
+  stablesr convert <in> <out.safetensors> [--fp16]                convert a checkpoint to safetensors
+  stablesr <command> --help                                       options of one command
+
+Backends: auto (default), wasm, cpu, tensorflow, tensorflow-gpu (also STABLESR_BACKEND).
+Exit codes: 0 success, 1 runtime failure, 2 bad usage. Errors are one line; --verbose adds the stack.`;
+
+/** `stablesr upscale --help`. */
+export const UPSCALE_HELP = `stablesr upscale <input> <output> --checkpoint FILE [options]
+
+<input> and <output> are image files (.png .jpg .jpeg .webp .tif .tiff; input also .gif .avif .heic),
+or both folders: every image in <input> is upscaled into <output> (created if missing), same file names.
+
+Weights:
+  --checkpoint FILE        StableSR diffusion checkpoint (stablesr_000117.ckpt, stablesr_768v_000139.ckpt,
+                           stablesr_turbo.ckpt, or .safetensors with the same keys)          (required)
+  --cfw FILE               CFW autoencoder vqgan_cfw_00011.ckpt (without it: plain VAE decoder)
+  --config FILE.yaml       model configuration (default: recognised from the checkpoint)
+  --text-encoder FILE      OpenCLIP text tower weights (default: cond_stage_model.* of the checkpoint)
+  --tokenizer FILE|DIR     bpe_simple_vocab_16e6.txt.gz, or the folder holding it
+Sampling:
+  --scale S                upscaling factor, 1…8 (default 4)
+  --steps N                sampling steps, 1…1000 (default 200)
+  --sampler ddpm|ddim      (default ddpm)
+  --tile-size N            latent tile size (8 px per unit), ≥ 8 (default 64)
+  --tile-overlap N         latent tile overlap, 0 ≤ N < tile size (default 32)
+  --fidelity W             CFW fidelity weight 0…1: 0 = more generated detail, 1 = closer to input (default 0.5)
+  --color-fix wavelet|adain|none   colour correction against the input (default wavelet)
+  --prompt TEXT            text prompt (default "")
+  --negative-prompt TEXT   negative prompt for classifier-free guidance (ddim only)
+  --guidance S             guidance scale ≥ 0 (ddim only; default 7 with --negative-prompt, else off)
+  --seed N                 random seed, 0…4294967295 (default 42)
+Output:
+  --quantize truncate|round   float → 8-bit rule (default truncate, as the reference scripts)
+  --bit-depth 8|16         16 is PNG only (default 8)
+  --format png|jpeg|webp|tiff  output format for folders (default: that of each input)
+  --concurrency N          images processed at once for folders, 1…16 (default 1)
+Runtime:
+  --backend auto|wasm|cpu|tensorflow|tensorflow-gpu
+  --quiet                  no progress bar, no summary line
+  --json                   print a JSON result (outputs, sizes, backend, seconds, peak memory) on stdout
+  --verbose                stack traces on errors
+
+Grayscale input is written back as grayscale; an alpha channel is upscaled separately (bicubic) and kept
+(JPEG output composites it over white). Output files are written atomically: never a partial file.`;
+
+/** `stablesr generate --help`. */
+export const GENERATE_HELP = `stablesr generate --prompt TEXT --checkpoint FILE --latents-out FILE.safetensors [options]
+
+  --prompt TEXT            what to generate                                                  (required)
+  --negative-prompt TEXT   what to steer away from (the unconditional branch of guidance)
+  --checkpoint FILE        SD 2.x checkpoint with model.diffusion_model.*                     (required)
+  --config FILE.yaml       model configuration (default: recognised from the checkpoint)
+  --text-encoder FILE      OpenCLIP text tower weights (default: cond_stage_model.* of the checkpoint)
+  --tokenizer FILE|DIR     bpe_simple_vocab_16e6.txt.gz, or the folder holding it
+  --vae FILE               first-stage VAE weights for --image-out (default: the checkpoint)
+  --steps N                sampling steps, 1…1000 (default 50)
+  --guidance S             classifier-free guidance scale ≥ 0 (default 9; 1 = off)
+  --width N --height N     image size in pixels, multiples of 8 (default 512×512)
+  --sampler ddim|ddpm|dpmpp-2m|euler-a   (default ddim)
+  --seed N                 random seed, 0…4294967295 (default 42)
+  --latents-out FILE.safetensors   where the latents go (tensor "latents", NCHW, the sampler output
+                           before the 1/0.18215 VAE scaling)                                  (required)
+  --image-out FILE         also decode and write the image (.png .jpg .webp .tif)
+  --backend B  --quiet  --json  --verbose   as for upscale`;

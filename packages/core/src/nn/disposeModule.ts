@@ -1,0 +1,67 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Disposes every tensor reachable from a module object (plain objects, arrays, Maps; functions and
+ * primitives are skipped). Modules are plain trees of tensors, so one walker releases any of them.
+ * An object with its own `dispose()` method (e.g. a plug-in holding tensors in closures) is disposed by
+ * calling it instead of walking it. Each object is visited once, so shared sub-objects are safe.
+ */
+export function disposeModule(module: unknown): void {
+  const seen = new Set<unknown>();
+  const walk = (v: unknown): void => {
+    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    if (v instanceof tf.Tensor) {
+      if (!v.isDisposed) v.dispose();
+      return;
+    }
+    const own = (v as { dispose?: unknown }).dispose;
+    if (typeof own === 'function') {
+      (own as () => void).call(v);
+      return;
+    }
+    if (v instanceof Map) {
+      for (const x of v.values()) walk(x);
+      return;
+    }
+    if (ArrayBuffer.isView(v)) return;
+    for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x);
+  };
+  walk(module);
+}
+
+/** Every tensor reachable from a module object (same walk as {@link disposeModule}, without calling `dispose`). */
+export function collectTensors(module: unknown): tf.Tensor[] {
+  const seen = new Set<unknown>();
+  const out: tf.Tensor[] = [];
+  const walk = (v: unknown): void => {
+    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+    seen.add(v);
+    if (v instanceof tf.Tensor) {
+      out.push(v);
+      return;
+    }
+    if (v instanceof Map) {
+      for (const x of v.values()) walk(x);
+      return;
+    }
+    if (ArrayBuffer.isView(v)) return;
+    for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x);
+  };
+  walk(module);
+  return out;
+}
+
+/**
+ * Builds a module so that a failing load leaks nothing: `build` runs inside a tfjs scope; if it throws, every
+ * tensor it created is released; if it returns, the tensors reachable from the module are kept.
+ * Tensors a module keeps only inside closures are not reachable and would be released: keep them as properties.
+ */
+export function buildModule<T>(build: () => T): T {
+  let module: T | undefined;
+  tf.tidy(() => {
+    module = build();
+    return collectTensors(module);
+  });
+  return module as T;
+}

@@ -1,0 +1,49 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { WeightFileError, type WeightView } from '@stablesr/core';
+import { type UNet, type UNetConfig, type UNetForwardOptions, loadUNet, unetForward } from '@stablesr/unet';
+import { spadeExtension, SPADE_HIDDEN } from './spade.js';
+import { type StructCond } from './srModels.js';
+
+/** StableSR's `UNetModelDualcondV2`: the SD-2.x U-Net whose every ResBlock ends with SPADE. */
+export type StableSRUNet = UNet<StructCond>;
+
+/** `UNetModelDualcondV2` constructor parameters: the `UNetModel` ones plus `semb_channels`. */
+export type UNetModelDualcondV2Config = UNetConfig & { semb_channels?: number | null };
+
+/**
+ * Loads `UNetModelDualcondV2` from a view scoped to `model.diffusion_model.`: {@link loadUNet} with the
+ * SPADE extension (no copy of the U-Net). `semb_channels` comes from the config, or from the checkpoint
+ * when the config omits it. A plain SD U-Net checkpoint (no SPADE tensors) is rejected with a clear error.
+ */
+export function loadStableSRUNet(config: UNetModelDualcondV2Config, view: WeightView): StableSRUNet {
+  const spadeKeys = view.keys().filter((k) => k.includes('.spade.'));
+  if (spadeKeys.length === 0) {
+    throw new WeightFileError(
+      view.origin,
+      `no SPADE tensors under "${view.prefix}" (e.g. ${view.prefix}input_blocks.1.0.spade.mlp_shared.0.weight): this is a plain Stable Diffusion U-Net, not a StableSR (UNetModelDualcondV2) checkpoint`,
+    );
+  }
+  let semb = config.semb_channels ?? undefined;
+  if (semb === undefined) {
+    const probe = spadeKeys.find((k) => k.endsWith('.spade.mlp_shared.0.weight'));
+    const shape = probe ? view.shapeOf(probe) : undefined;
+    if (!shape || shape[0] !== SPADE_HIDDEN) throw new WeightFileError(view.origin, 'semb_channels is not in the config and cannot be read from the SPADE weights');
+    semb = shape[1]!;
+  }
+  return loadUNet(config, view, spadeExtension(semb));
+}
+
+/**
+ * `UNetModelDualcondV2.forward(x, timesteps, context, struct_cond)` on NHWC `x`; returns the raw model output
+ * (ε or v), NHWC. `structCond` maps feature width → [B, h, w, semb_channels] (the time-aware encoder's output).
+ */
+export function stableSRUNetForward(
+  unet: StableSRUNet,
+  x: tf.Tensor4D,
+  timesteps: ArrayLike<number>,
+  context: tf.Tensor3D,
+  structCond: StructCond,
+  opts?: UNetForwardOptions,
+): tf.Tensor4D {
+  return unetForward(unet, x, timesteps, context, structCond, opts);
+}

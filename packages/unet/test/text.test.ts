@@ -1,0 +1,103 @@
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs-core';
+import { Fixture, fixturesRoot, listFixtures } from '@stablesr/core';
+import { join } from 'node:path';
+import { registerFixtureTests } from '../../../test/fixtureSuite.js';
+import { textKinds } from '../src/parity/textKinds.js';
+import { type OpenClipTextCfg, ClipTokenizer, TextConditioner } from '../src/text/index.js';
+
+registerFixtureTests(textKinds);
+
+// TextConditioner over the `text.encode` fixture's tower (expected z from the reference run).
+const root = fixturesRoot();
+const dir = root ? listFixtures(root, ['text.encode'])[0] : undefined;
+
+if (!root || !dir) {
+  test('text.encode fixture is present', (t) => {
+    if (process.env.CI) t.fail('no text.encode fixture');
+    else t.pass('skipped: ../shared/fixtures not found');
+  });
+} else {
+  const vocab = join(root, 'tokenizer', 'bpe_simple_vocab_16e6.txt.gz');
+  const fx = new Fixture(dir);
+  const textCfg = (fx.config.open_clip_model_cfg as { text_cfg: OpenClipTextCfg }).text_cfg;
+  const prompts = fx.value<string[]>('prompts');
+  const load = (layer: 'last' | 'penultimate' = 'penultimate', cfg: OpenClipTextCfg = textCfg) =>
+    TextConditioner.load({ encoder: { type: 'open_clip', text_cfg: cfg, layer }, weights: fx.weights(0), tokenizer: vocab });
+  test.after.always(() => fx.close());
+
+  const maxAbs = async (a: tf.Tensor, b: tf.Tensor) => {
+    const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))));
+    const v = (await d.data())[0]!;
+    d.dispose();
+    return v;
+  };
+
+  test.serial('encode matches the reference rows in any order, empty prompts from the cache', async (t) => {
+    const text = load();
+    const expected = fx.expected('z') as tf.Tensor3D; // [N, 77, W], rows in prompt order
+    const order = [3, 0, 1, 0, 2];
+    const z = text.encode(order.map((i) => prompts[i]!));
+    const want = tf.gather(expected, tf.tensor1d(order, 'int32'));
+    t.deepEqual(z.shape, [order.length, 77, textCfg.width]);
+    t.true((await maxAbs(z, want)) < 3.27e-4);
+    const e = text.emptyEmbedding();
+    const emptyIds = text.tokenizer.tokenizeTensor(['']);
+    const fromIds = text.encodeIds(emptyIds);
+    t.is(await maxAbs(e, fromIds), 0);
+    tf.dispose([expected, z, want, e, emptyIds, fromIds]);
+    text.dispose();
+  });
+
+  test.serial('no tensor leak on repeated encode; dispose releases weights and the empty-prompt cache', (t) => {
+    const before = tf.memory().numTensors;
+    const text = load();
+    const loaded = tf.memory().numTensors;
+    tf.dispose(text.encode(['', 'a cat']));
+    const cached = tf.memory().numTensors;
+    t.is(cached, loaded + 1, 'exactly one cached tensor (the empty-prompt embedding)');
+    for (let i = 0; i < 3; i++) tf.dispose(text.encode(['a photo of a cat', '', '', 'x']));
+    tf.dispose(text.encode(['', '']));
+    tf.dispose(text.encode(['only text']));
+    t.is(tf.memory().numTensors, cached);
+    text.dispose();
+    t.is(tf.memory().numTensors, before);
+    t.throws(() => text.encode(['a']), { message: /after dispose/ });
+  });
+
+  test.serial('prompts longer than the context are truncated as the reference: 75 text tokens + end', async (t) => {
+    const text = load();
+    const words = Array.from({ length: 100 }, (_, i) => `w${i}`); // each "wN" is several BPE tokens
+    const long = words.join(' ');
+    const ids = text.tokenizer.tokenize([long])[0]!;
+    t.is(ids[76], text.tokenizer.endTokenId);
+    t.true(text.tokenizer.encodeUntruncated(long).length > 77);
+    // Text beyond the first 75 tokens cannot change the embedding; text inside them does.
+    const [a, b, c] = [text.encode([long]), text.encode([long + ' and much more']), text.encode(['x ' + long])];
+    t.is(await maxAbs(a, b), 0);
+    t.true((await maxAbs(a, c)) > 1e-3);
+    tf.dispose([a, b, c]);
+    text.dispose();
+  });
+
+  test.serial('layer "last" runs every block and differs from "penultimate"', async (t) => {
+    const last = load('last');
+    const pen = load('penultimate');
+    const [a, b] = [last.encode(['a photo of a cat']), pen.encode(['a photo of a cat'])];
+    t.true((await maxAbs(a, b)) > 1e-3);
+    tf.dispose([a, b]);
+    last.dispose();
+    pen.dispose();
+  });
+
+  test.serial('config/checkpoint/tokenizer mismatches are errors naming the problem, and free what was loaded', (t) => {
+    const before = tf.memory().numTensors;
+    t.throws(() => load('penultimate', { ...textCfg, layers: textCfg.layers - 1 }), { message: /cond_stage_model\.model\.transformer\.resblocks\.\d+\./ });
+    t.throws(() => load('penultimate', { ...textCfg, width: textCfg.width * 2 }), { message: /token_embedding\.weight.*does not match/ });
+    t.throws(
+      () => TextConditioner.load({ encoder: { type: 'open_clip', text_cfg: textCfg, layer: 'penultimate' }, weights: fx.weights(0), tokenizer: ClipTokenizer.load(vocab, { contextLength: 64 }) }),
+      { message: /64 ids.*context length is 77/ },
+    );
+    t.is(tf.memory().numTensors, before);
+  });
+}

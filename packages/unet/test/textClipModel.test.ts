@@ -1,0 +1,214 @@
+// HF CLIPTextModel checked against the OpenCLIP tower (itself checked by the `text.encode` fixture) on the same
+// random weights converted to HF's key layout, the way diffusers converts SD 2.x text encoders.
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs-core';
+import { type TensorEntry, type TensorSource, weightsFromSource } from '@stablesr/core';
+import {
+  type ClipTextConfig,
+  type OpenClipTextCfg,
+  clipTextForward,
+  disposeClipTextModel,
+  disposeFrozenOpenClipEmbedder,
+  frozenOpenClipEncode,
+  loadClipTextModel,
+  loadFrozenOpenClipEmbedder,
+} from '../src/text/index.js';
+
+type State = Map<string, { shape: number[]; data: Float32Array }>;
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function memoryWeights(state: State) {
+  const entries = new Map<string, TensorEntry>();
+  for (const [name, t] of state) entries.set(name, { name, dtype: 'F32', shape: t.shape, read: () => t.data.slice() });
+  const source: TensorSource = { origin: 'memory', metadata: {}, entries: () => entries, close: () => {} };
+  return weightsFromSource(source);
+}
+
+const cfg: OpenClipTextCfg = { context_length: 8, vocab_size: 50, width: 16, heads: 2, layers: 3 };
+
+/** Random open_clip text-tower state (`model.*`), initialised like the fixtures (README §3). */
+function openClipState(seed: number): State {
+  const rnd = mulberry32(seed);
+  const normal = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+  const s: State = new Map();
+  const add = (name: string, shape: number[], kind: 'w' | 'norm' | 'bias') => {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const fan = shape.slice(1).reduce((a, b) => a * b, 1);
+    const data = Float32Array.from({ length: n }, () => (kind === 'bias' ? 0.1 * normal() : kind === 'norm' ? 1 + 0.1 * normal() : normal() / Math.sqrt(fan)));
+    s.set(name, { shape, data });
+  };
+  const W = cfg.width;
+  add('model.token_embedding.weight', [cfg.vocab_size, W], 'w');
+  add('model.positional_embedding', [cfg.context_length, W], 'w');
+  for (let i = 0; i < cfg.layers; i++) {
+    const p = `model.transformer.resblocks.${i}.`;
+    for (const ln of ['ln_1', 'ln_2']) {
+      add(`${p}${ln}.weight`, [W], 'norm');
+      add(`${p}${ln}.bias`, [W], 'bias');
+    }
+    add(`${p}attn.in_proj_weight`, [3 * W, W], 'w');
+    add(`${p}attn.in_proj_bias`, [3 * W], 'bias');
+    add(`${p}attn.out_proj.weight`, [W, W], 'w');
+    add(`${p}attn.out_proj.bias`, [W], 'bias');
+    add(`${p}mlp.c_fc.weight`, [4 * W, W], 'w');
+    add(`${p}mlp.c_fc.bias`, [4 * W], 'bias');
+    add(`${p}mlp.c_proj.weight`, [W, 4 * W], 'w');
+    add(`${p}mlp.c_proj.bias`, [W], 'bias');
+  }
+  add('model.ln_final.weight', [W], 'norm');
+  add('model.ln_final.bias', [W], 'bias');
+  add('model.text_projection', [W, W], 'w');
+  s.set('model.logit_scale', { shape: [], data: Float32Array.of(Math.log(1 / 0.07)) });
+  return s;
+}
+
+/** The same tensors under HF `CLIPTextModel` names (`in_proj` split into q/k/v), keeping the first `layers` blocks. */
+function toHf(oc: State, layers: number): State {
+  const hf: State = new Map();
+  const W = cfg.width;
+  const get = (k: string) => oc.get(k)!;
+  hf.set('text_model.embeddings.token_embedding.weight', get('model.token_embedding.weight'));
+  hf.set('text_model.embeddings.position_embedding.weight', get('model.positional_embedding'));
+  hf.set('text_model.embeddings.position_ids', { shape: [1, cfg.context_length], data: Float32Array.from({ length: cfg.context_length }, (_, i) => i) });
+  for (let i = 0; i < layers; i++) {
+    const p = `model.transformer.resblocks.${i}.`;
+    const q = `text_model.encoder.layers.${i}.`;
+    const w = get(`${p}attn.in_proj_weight`).data;
+    const b = get(`${p}attn.in_proj_bias`).data;
+    ['q', 'k', 'v'].forEach((n, j) => {
+      hf.set(`${q}self_attn.${n}_proj.weight`, { shape: [W, W], data: w.slice(j * W * W, (j + 1) * W * W) });
+      hf.set(`${q}self_attn.${n}_proj.bias`, { shape: [W], data: b.slice(j * W, (j + 1) * W) });
+    });
+    const rename: [string, string][] = [['attn.out_proj', 'self_attn.out_proj'], ['ln_1', 'layer_norm1'], ['ln_2', 'layer_norm2'], ['mlp.c_fc', 'mlp.fc1'], ['mlp.c_proj', 'mlp.fc2']];
+    for (const [from, to] of rename) for (const s of ['weight', 'bias']) hf.set(`${q}${to}.${s}`, get(`${p}${from}.${s}`));
+  }
+  hf.set('text_model.final_layer_norm.weight', get('model.ln_final.weight'));
+  hf.set('text_model.final_layer_norm.bias', get('model.ln_final.bias'));
+  return hf;
+}
+
+function hfConfig(layers: number, act: string): ClipTextConfig {
+  return { vocab_size: cfg.vocab_size, hidden_size: cfg.width, intermediate_size: 4 * cfg.width, num_hidden_layers: layers, num_attention_heads: cfg.heads, max_position_embeddings: cfg.context_length, hidden_act: act };
+}
+
+const ids = (rows: number[][]) => tf.tensor2d(rows, [rows.length, rows[0]!.length], 'int32');
+const ROWS = [
+  [49 % cfg.vocab_size, 3, 17, 4, 48, 0, 0, 0],
+  [48, 1, 2, 3, 4, 5, 6, 49],
+];
+
+async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))));
+  const v = (await d.data())[0]!;
+  d.dispose();
+  return v;
+}
+
+/** Runs open_clip (layer, activation) and HF (layers, hidden_act) on the same ids; returns max |Δ|. */
+async function compare(layer: 'last' | 'penultimate', quick: boolean, hfLayers: number, hfAct: string): Promise<number> {
+  const oc = openClipState(7);
+  const ocw = memoryWeights(oc);
+  const hfw = memoryWeights(toHf(oc, hfLayers));
+  const a = loadFrozenOpenClipEmbedder({ text_cfg: cfg, layer, quick_gelu: quick }, ocw);
+  const b = loadClipTextModel(hfConfig(hfLayers, hfAct), hfw);
+  const x = ids(ROWS);
+  const za = frozenOpenClipEncode(a, x);
+  const zb = clipTextForward(b, x);
+  const d = await maxAbsDiff(za, zb);
+  tf.dispose([x, za, zb]);
+  disposeFrozenOpenClipEmbedder(a);
+  disposeClipTextModel(b);
+  return d;
+}
+
+test.serial('HF CLIP (gelu) equals the OpenCLIP tower on converted weights, last layer', async (t) => {
+  t.true((await compare('last', false, 3, 'gelu')) < 1e-5);
+});
+
+test.serial('HF CLIP with the last layer removed equals OpenCLIP "penultimate" (diffusers SD 2.x conversion)', async (t) => {
+  t.true((await compare('penultimate', false, 2, 'gelu')) < 1e-5);
+});
+
+test.serial('quick_gelu on both sides agrees; mismatched activations do not', async (t) => {
+  t.true((await compare('last', true, 3, 'quick_gelu')) < 1e-5);
+  t.true((await compare('last', true, 3, 'gelu')) > 1e-3);
+  t.true((await compare('last', false, 2, 'gelu')) > 1e-3, 'penultimate vs last must differ');
+});
+
+test.serial('hidden_states: index 0 is the embedding sum; index -1 plus final_layer_norm is last_hidden_state', async (t) => {
+  const oc = openClipState(11);
+  const hfw = memoryWeights(toHf(oc, 3));
+  const h0 = loadClipTextModel(hfConfig(3, 'quick_gelu'), hfw, { layer: 'hidden', layer_idx: 0 });
+  const hLast = loadClipTextModel(hfConfig(3, 'quick_gelu'), hfw, { layer: 'hidden', layer_idx: -1 });
+  const last = loadClipTextModel(hfConfig(3, 'quick_gelu'), hfw);
+  const x = ids([ROWS[0]!.slice(0, 5)]); // shorter than max_position_embeddings
+  const e = h0.text_model.embeddings;
+  const expected0 = tf.tidy(() => tf.add(tf.gather(e.token_embedding.weight, x), tf.slice(e.position_embedding.weight, [0, 0], [5, cfg.width])));
+  const z0 = clipTextForward(h0, x);
+  const zh = clipTextForward(hLast, x);
+  const zl = clipTextForward(last, x);
+  const normed = tf.tidy(() => {
+    const ln = last.text_model.final_layer_norm!;
+    const mean = tf.mean(zh, -1, true);
+    const c = tf.sub(zh, mean);
+    return tf.add(tf.mul(tf.mul(c, tf.rsqrt(tf.add(tf.mean(tf.square(c), -1, true), 1e-5))), ln.gamma), ln.beta);
+  });
+  t.is(await maxAbsDiff(z0, expected0), 0);
+  t.true((await maxAbsDiff(normed, zl)) < 1e-5);
+  t.true((await maxAbsDiff(zh, zl)) > 1e-2);
+  tf.dispose([x, expected0, z0, zh, zl, normed]);
+  [h0, hLast, last].forEach(disposeClipTextModel);
+});
+
+test.serial('attention is causal: a token changes only its own and later positions', async (t) => {
+  const hfw = memoryWeights(toHf(openClipState(3), 3));
+  const m = loadClipTextModel(hfConfig(3, 'gelu'), hfw);
+  const a = ids([[1, 2, 3, 4, 5, 6, 7, 8]]);
+  const b = ids([[1, 2, 3, 4, 9, 6, 7, 8]]);
+  const za = clipTextForward(m, a);
+  const zb = clipTextForward(m, b);
+  const part = (z: tf.Tensor3D, from: number, n: number) => tf.slice(z, [0, from, 0], [1, n, cfg.width]);
+  const [a0, b0, a1, b1] = [part(za, 0, 4), part(zb, 0, 4), part(za, 4, 4), part(zb, 4, 4)];
+  const before = await maxAbsDiff(a0, b0);
+  const after = await maxAbsDiff(a1, b1);
+  tf.dispose([a0, b0, a1, b1]);
+  t.is(before, 0);
+  t.true(after > 1e-3);
+  tf.dispose([a, b, za, zb]);
+  disposeClipTextModel(m);
+});
+
+test.serial('strict loading: unexpected and missing keys are errors naming the key', (t) => {
+  const hf = toHf(openClipState(5), 3);
+  hf.set('text_model.encoder.layers.0.self_attn.extra.weight', { shape: [1], data: Float32Array.of(1) });
+  t.throws(() => loadClipTextModel(hfConfig(3, 'gelu'), memoryWeights(hf)), { message: /text_model\.encoder\.layers\.0\.self_attn\.extra\.weight/ });
+  const missing = toHf(openClipState(5), 3);
+  missing.delete('text_model.encoder.layers.1.mlp.fc2.bias');
+  t.throws(() => loadClipTextModel(hfConfig(3, 'gelu'), memoryWeights(missing)), { message: /text_model\.encoder\.layers\.1\.mlp\.fc2\.bias/ });
+  t.throws(() => loadClipTextModel(hfConfig(3, 'gelu_new'), memoryWeights(toHf(openClipState(5), 3))), { message: /hidden_act/ });
+  // A 2-layer config on a 3-layer checkpoint: layer 2 is unexpected.
+  t.throws(() => loadClipTextModel(hfConfig(2, 'gelu'), memoryWeights(toHf(openClipState(5), 3))), { message: /encoder\.layers\.2\./ });
+});
+
+test.serial('no tensor leak across repeated forwards; dispose releases every weight', async (t) => {
+  const before = tf.memory().numTensors;
+  const m = loadClipTextModel(hfConfig(3, 'quick_gelu'), memoryWeights(toHf(openClipState(9), 3)));
+  const x = ids(ROWS);
+  tf.dispose(clipTextForward(m, x));
+  const mid = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) tf.dispose(clipTextForward(m, x));
+  t.is(tf.memory().numTensors, mid);
+  x.dispose();
+  disposeClipTextModel(m);
+  t.is(tf.memory().numTensors, before);
+});

@@ -1,0 +1,145 @@
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs-core';
+import { fixturesRoot, Fixture, nhwcToNchw } from '@stablesr/core';
+import { join } from 'node:path';
+import { registerFixtureTests } from '../../../test/fixtureSuite.js';
+import { modelKinds } from '../src/parity/modelKinds.js';
+import { disposeUNet, loadUNet, pickConfig, timestepEmbedding, unetForward, type UNetConfig } from '../src/index.js';
+
+registerFixtureTests({ unet: modelKinds.unet! });
+
+test('timestep embedding is cos first, sin second, float32 frequencies', (t) => {
+  const e = timestepEmbedding([0, 500], 6);
+  const d = e.dataSync();
+  e.dispose();
+  // t = 0: cos 0 = 1, sin 0 = 0.
+  t.deepEqual(Array.from(d.slice(0, 6)), [1, 1, 1, 0, 0, 0]);
+  // freqs = exp(−ln(1e4)·j/3), j = 0..2, emb = [cos(500·f), sin(500·f)].
+  const f = [0, 1, 2].map((j) => Math.exp((-Math.log(10000) * j) / 3));
+  const want = [...f.map((x) => Math.cos(500 * x)), ...f.map((x) => Math.sin(500 * x))];
+  for (let i = 0; i < 6; i++) t.true(Math.abs(d[6 + i]! - want[i]!) < 1e-4, `element ${i}: ${d[6 + i]} vs ${want[i]}`);
+});
+
+const root = fixturesRoot();
+const unetDir = root ? join(root, 'unet') : undefined;
+
+if (unetDir) {
+  test.serial('U-Net: no tensor leak across repeated forwards, same result each time', (t) => {
+    const fx = new Fixture(unetDir);
+    try {
+      const unet = loadUNet(pickConfig<UNetConfig>(fx.config, 'unet_config'), fx.weights(0));
+      const x = fx.inputNhwc('x') as tf.Tensor4D;
+      const ctx = fx.input('context') as tf.Tensor3D;
+      const ts = Array.from(fx.input('t').dataSync());
+      const run = (): Float32Array => {
+        const y = unetForward(unet, x, ts, ctx);
+        const d = y.dataSync() as Float32Array;
+        y.dispose();
+        return d;
+      };
+      const first = run();
+      const before = tf.memory().numTensors;
+      const second = run();
+      run();
+      t.is(tf.memory().numTensors, before);
+      t.deepEqual(Array.from(second), Array.from(first));
+      tf.dispose([x, ctx]);
+      disposeUNet(unet);
+    } finally {
+      fx.close();
+    }
+  });
+
+  test.serial('U-Net: batch of 2 with different timesteps equals two single runs', (t) => {
+    const fx = new Fixture(unetDir);
+    try {
+      const unet = loadUNet(pickConfig<UNetConfig>(fx.config, 'unet_config'), fx.weights(0));
+      const x = fx.inputNhwc('x') as tf.Tensor4D;
+      const ctx = fx.input('context') as tf.Tensor3D;
+      const x2 = tf.concat([x, tf.reverse(x, 1)]);
+      const ctx2 = tf.concat([ctx, tf.reverse(ctx, 1)]);
+      const both = unetForward(unet, x2, [10, 700], ctx2);
+      const a = unetForward(unet, x, [10], ctx);
+      const b = unetForward(unet, tf.reverse(x, 1) as tf.Tensor4D, [700], tf.reverse(ctx, 1) as tf.Tensor3D);
+      const diff = tf.max(tf.abs(tf.sub(both, tf.concat([a, b])))).dataSync()[0]!;
+      t.true(diff < 1e-4, `max diff ${diff}`);
+      tf.dispose([x, ctx, x2, ctx2, both, a, b]);
+      disposeUNet(unet);
+    } finally {
+      fx.close();
+    }
+  });
+
+  test.serial('U-Net: query chunking of attention gives the same output', (t) => {
+    const fx = new Fixture(unetDir);
+    try {
+      const unet = loadUNet(pickConfig<UNetConfig>(fx.config, 'unet_config'), fx.weights(0));
+      const x = fx.inputNhwc('x') as tf.Tensor4D;
+      const ctx = fx.input('context') as tf.Tensor3D;
+      const ts = Array.from(fx.input('t').dataSync());
+      const whole = unetForward(unet, x, ts, ctx);
+      // 256 tokens × 256 keys × 4 bytes: a 4 KiB budget forces 4-row chunks.
+      const chunked = unetForward(unet, x, ts, ctx, undefined, { attention: { scoreBudgetBytes: 4096 } });
+      const diff = tf.max(tf.abs(tf.sub(whole, chunked))).dataSync()[0]!;
+      t.true(diff < 1e-5, `max diff ${diff}`);
+      const expected = fx.expected('eps');
+      const nchw = nhwcToNchw(chunked);
+      const err = tf.max(tf.abs(tf.sub(nchw, expected))).dataSync()[0]!;
+      t.true(err < fx.manifest.outputs.eps!.atol, `chunked max error ${err}`);
+      tf.dispose([x, ctx, whole, chunked, expected, nchw]);
+      disposeUNet(unet);
+    } finally {
+      fx.close();
+    }
+  });
+
+  test.serial('U-Net: a context of the wrong width is a clear error naming both widths', (t) => {
+    const fx = new Fixture(unetDir);
+    try {
+      const cfg = pickConfig<UNetConfig>(fx.config, 'unet_config');
+      const unet = loadUNet(cfg, fx.weights(0));
+      const x = fx.inputNhwc('x') as tf.Tensor4D;
+      const bad = tf.zeros([1, 77, 24]) as tf.Tensor3D;
+      const before = tf.memory().numTensors;
+      const err = t.throws(() => unetForward(unet, x, [1], bad));
+      t.regex(err!.message, /context width 24/);
+      t.regex(err!.message, new RegExp(`context_dim ${cfg.context_dim}`));
+      t.is(tf.memory().numTensors, before);
+      tf.dispose([x, bad]);
+      disposeUNet(unet);
+    } finally {
+      fx.close();
+    }
+  });
+
+  test.serial('U-Net: a config that does not fit the checkpoint names the key', (t) => {
+    const fx = new Fixture(unetDir);
+    try {
+      const cfg = pickConfig<UNetConfig>(fx.config, 'unet_config');
+      const before = tf.memory().numTensors;
+      const err = t.throws(() => loadUNet({ ...cfg, model_channels: 64 }, fx.weights(0)));
+      t.regex(err!.message, /model\.diffusion_model\.\S+/);
+      const err2 = t.throws(() => loadUNet({ ...cfg, use_linear_in_transformer: false }, fx.weights(0)));
+      t.regex(err2!.message, /proj_in\.weight.*use_linear_in_transformer/);
+      const err3 = t.throws(() => loadUNet({ ...cfg, num_res_blocks: 1 }, fx.weights(0)));
+      t.regex(err3!.message, /input_blocks\.2\.0\.op\.weight.*missing key/);
+      t.is(tf.memory().numTensors, before, 'a failed load releases what it read');
+    } finally {
+      fx.close();
+    }
+  });
+}
+
+if (root) {
+  test.serial('U-Net: a StableSR (SPADE) U-Net loaded as a plain U-Net reports the unexpected SPADE keys', (t) => {
+    const fx = new Fixture(join(root, 'stablesr.unet'));
+    try {
+      const before = tf.memory().numTensors;
+      const err = t.throws(() => loadUNet(pickConfig<UNetConfig>(fx.config, 'unet_config'), fx.weights(0)));
+      t.regex(err!.message, /unexpected key\(s\) for UNetModel: model\.diffusion_model\.\S*spade\./);
+      t.is(tf.memory().numTensors, before);
+    } finally {
+      fx.close();
+    }
+  });
+}

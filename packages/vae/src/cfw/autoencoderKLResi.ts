@@ -1,0 +1,142 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type WeightView, conv2d } from '@stablesr/core';
+import {
+  type AutoencoderKL,
+  type EncodeOptions,
+  type EncodeResult,
+  type LoadAutoencoderOptions,
+  type TiledOptions,
+  DEFAULT_DECODE_TILE,
+  assertNoUnusedKeys,
+  checkImage,
+  checkLatent,
+  disposeAutoencoderKL,
+  encodeMomentsTiled,
+  loadAutoencoderParts,
+  posteriorFromMoments,
+} from '../autoencoderKL.js';
+import { type AutoencoderKLConfig, DEFAULT_NUM_FUSE_BLOCK, type DDConfig, SD_SCALE_FACTOR, downsamplingFactor } from '../config.js';
+import { cfwFusionLevels, decoderForward } from '../decoder.js';
+import { encoderForward } from '../encoder.js';
+import { tensorOps } from '../featureOps.js';
+import { traceProgram } from '../tiled/program.js';
+import { runTiledProgram } from '../tiled/tiledExecutor.js';
+import { planTileGrid } from '../tiled/tileGrid.js';
+
+/**
+ * StableSR's CFW autoencoder (`AutoencoderKLResi`): the SD autoencoder whose decoder is `Decoder_Mix`
+ * (fusion layers `decoder.fusion_layer_<i>` for 0 < i < L−1) and whose encoder also returns features.
+ */
+export interface CfwAutoencoder extends AutoencoderKL {
+  /** Encoder levels whose features `cfwEncode` returns, in order (see {@link cfwFeatureLevels}). */
+  readonly featureLevels: readonly number[];
+}
+
+/**
+ * Encoder levels the reference returns with `return_fea=True`: it hard-codes levels 1 and 2, which for
+ * the released 4-level model are exactly the decoder's fusion levels 1…L−2. Generalised as levels
+ * 1…max(2, L−2) that exist below the last level boundary, so that every fusion level gets its feature and
+ * 3-level configs return the same list as the reference.
+ */
+export function cfwFeatureLevels(dd: DDConfig): number[] {
+  const L = dd.ch_mult.length;
+  const levels: number[] = [];
+  for (let i = 1; i <= Math.max(2, L - 2) && i < L; i++) levels.push(i);
+  return levels;
+}
+
+/**
+ * Loads the CFW autoencoder (`vqgan_cfw_00011.ckpt`: keys `encoder.*`, `decoder.*` including
+ * `decoder.fusion_layer_<i>.encode_enc_{1,2,3}.*`, `quant_conv.*`, `post_quant_conv.*`, view prefix "").
+ * `config.ddconfig.num_fuse_block` is the number of RRDBs per fusion layer (default 2).
+ */
+export function loadCfwAutoencoder(config: AutoencoderKLConfig, view: WeightView, opts: LoadAutoencoderOptions = {}): CfwAutoencoder {
+  const parts = loadAutoencoderParts(config, view, config.ddconfig.num_fuse_block ?? DEFAULT_NUM_FUSE_BLOCK);
+  const cfw: CfwAutoencoder = {
+    ...parts,
+    scaleFactor: opts.scaleFactor ?? SD_SCALE_FACTOR,
+    downsamplingFactor: downsamplingFactor(config.ddconfig),
+    featureLevels: cfwFeatureLevels(config.ddconfig),
+  };
+  if (opts.strict !== false) {
+    try {
+      assertNoUnusedKeys(view, 'AutoencoderKLResi (CFW)');
+    } catch (e) {
+      disposeAutoencoderKL(cfw);
+      throw e;
+    }
+  }
+  return cfw;
+}
+
+export function disposeCfwAutoencoder(cfw: CfwAutoencoder): void {
+  disposeAutoencoderKL(cfw);
+}
+
+/** What {@link cfwEncode} returns; the caller owns every tensor (see {@link disposeCfwEncodeResult}). */
+export interface CfwEncodeResult {
+  posterior: EncodeResult;
+  /** NHWC features of encoder levels `cfw.featureLevels` (`enc_fea`), each before its level's downsample. */
+  encFeatures: tf.Tensor4D[];
+}
+
+export function disposeCfwEncodeResult(r: CfwEncodeResult): void {
+  for (const t of [r.posterior.moments, r.posterior.mean, r.posterior.logvar, r.posterior.std, r.posterior.latent, ...r.encFeatures]) t.dispose();
+}
+
+/** `AutoencoderKLResi.encode(x)` (posterior) plus the encoder features `enc_fea`, untiled. */
+export function cfwEncode(cfw: CfwAutoencoder, image: tf.Tensor4D, opts: EncodeOptions = {}): CfwEncodeResult {
+  checkImage(cfw, image);
+  const { moments, features } = tf.tidy(() => {
+    const { h, features } = encoderForward(tensorOps, cfw.encoder, image, cfw.featureLevels);
+    return { moments: conv2d(cfw.quant_conv, h), features };
+  });
+  return { posterior: posteriorFromMoments(moments, cfw.scaleFactor, opts.noise), encFeatures: features };
+}
+
+/** {@link cfwEncode} computed tile by tile. */
+export async function cfwEncodeTiled(cfw: CfwAutoencoder, image: tf.Tensor4D, opts: EncodeOptions & TiledOptions = {}): Promise<CfwEncodeResult> {
+  const { moments, features } = await encodeMomentsTiled(cfw, image, opts, cfw.featureLevels);
+  return { posterior: posteriorFromMoments(moments, cfw.scaleFactor, opts.noise), encFeatures: features };
+}
+
+/** The features the decoder's fusion layers read (fusion level i takes encoder level i's feature). */
+function fusionInputs(cfw: CfwAutoencoder, z: tf.Tensor4D, encFeatures: readonly tf.Tensor4D[]): tf.Tensor4D[] {
+  const dd = cfw.config.ddconfig;
+  const L = dd.ch_mult.length;
+  return cfw.decoder.fusionLevels.map((level) => {
+    const k = cfw.featureLevels.indexOf(level);
+    const fea = k >= 0 ? encFeatures[k] : undefined;
+    if (!fea) throw new Error(`cfwDecode: ${encFeatures.length} encoder feature map(s) given, fusion level ${level} needs enc_fea[${k}] (pass cfwEncode's encFeatures)`);
+    const s = 2 ** (L - 1 - level);
+    const want = [z.shape[0], z.shape[1] * s, z.shape[2] * s, dd.ch * dd.ch_mult[level]!];
+    if (fea.rank !== 4 || fea.shape.some((d, i) => d !== want[i])) {
+      throw new Error(`cfwDecode: enc_fea[${k}] (encoder level ${level}) has shape [${fea.shape}], expected NHWC [${want}] for a latent of shape [${z.shape}]`);
+    }
+    return fea;
+  });
+}
+
+/**
+ * `AutoencoderKLResi.decode(z, enc_fea)` with `decoder.fusion_w = w`: the decoder adds
+ * `w·fuse(enc_fea, h)` at each fusion level. z is the **unscaled** latent; w = 0 gives the plain decoder.
+ */
+export function cfwDecode(cfw: CfwAutoencoder, z: tf.Tensor4D, encFeatures: readonly tf.Tensor4D[], w: number): tf.Tensor4D {
+  checkLatent(cfw, z);
+  if (!Number.isFinite(w)) throw new Error(`cfwDecode: fidelity weight w must be a finite number, got ${w}`);
+  const feats = fusionInputs(cfw, z, encFeatures);
+  return tf.tidy(() => decoderForward(tensorOps, cfw.decoder, conv2d(cfw.post_quant_conv, z), { encFeatures: feats, w }));
+}
+
+/** {@link cfwDecode} computed tile by tile (tileSize in latent pixels). */
+export async function cfwDecodeTiled(cfw: CfwAutoencoder, z: tf.Tensor4D, encFeatures: readonly tf.Tensor4D[], w: number, opts: TiledOptions = {}): Promise<tf.Tensor4D> {
+  checkLatent(cfw, z);
+  if (!Number.isFinite(w)) throw new Error(`cfwDecode: fidelity weight w must be a finite number, got ${w}`);
+  const feats = fusionInputs(cfw, z, encFeatures);
+  const L = cfw.config.ddconfig.ch_mult.length;
+  const grid = planTileGrid(z.shape[1], z.shape[2], opts.tileSize ?? DEFAULT_DECODE_TILE);
+  const inputs = [{ channels: z.shape[3], shift: 0 }, ...cfw.decoder.fusionLevels.map((level, k) => ({ channels: feats[k]!.shape[3], shift: L - 1 - level }))];
+  const program = traceProgram(inputs, (ops, [x, ...enc]) => [decoderForward(ops, cfw.decoder, ops.conv(cfw.post_quant_conv, x!), { encFeatures: enc, w })]);
+  const [image] = await runTiledProgram(program, grid, [z, ...feats], { ...opts, stage: 'decode' });
+  return image!;
+}

@@ -1,0 +1,4 @@
+import { registerFixtureTests } from '../../../test/fixtureSuite.js';
+import { parityKinds } from '../src/index.js';
+
+registerFixtureTests(parityKinds);
