@@ -70,7 +70,7 @@ if (unetDir) {
     }
   });
 
-  test.serial('U-Net: query chunking of attention gives the same output', (t) => {
+  test.serial('U-Net: chunked attention / feed-forward (small memory budget) gives the same output', (t) => {
     const fx = new Fixture(unetDir);
     try {
       const unet = loadUNet(pickConfig<UNetConfig>(fx.config, 'unet_config'), fx.weights(0));
@@ -78,7 +78,7 @@ if (unetDir) {
       const ctx = fx.input('context') as tf.Tensor3D;
       const ts = Array.from(fx.input('t').dataSync());
       const whole = unetForward(unet, x, ts, ctx);
-      // 256 tokens × 256 keys × 4 bytes: a 4 KiB budget forces 4-row chunks.
+      // 256 tokens × 256 keys × 4 bytes: a 4 KiB budget forces 4-row attention chunks (and 4-token feed-forward chunks).
       const chunked = unetForward(unet, x, ts, ctx, undefined, { attention: { scoreBudgetBytes: 4096 } });
       const diff = tf.max(tf.abs(tf.sub(whole, chunked))).dataSync()[0]!;
       t.true(diff < 1e-5, `max diff ${diff}`);

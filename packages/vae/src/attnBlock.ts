@@ -28,9 +28,9 @@ export function loadAttnBlock(view: WeightView, channels: number): AttnBlock {
 
 /**
  * Elements of one query chunk's score matrix. Scores of a 2048×2048 image's mid block (256² positions)
- * would be 2^32 floats at once; chunking the queries keeps the working set at ~64 MB whatever the size.
+ * would be 2^32 floats at once; chunking the queries keeps the scores at ~16 MB whatever the size.
  */
-const SCORE_BUDGET = 1 << 24;
+const SCORE_BUDGET = 1 << 22;
 
 /** Untiled forward over an NHWC tensor; memory bounded by chunking queries. */
 export function attnBlock(a: AttnBlock, x: tf.Tensor4D): tf.Tensor4D {

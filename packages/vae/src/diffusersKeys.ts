@@ -95,7 +95,7 @@ function adapter(base: WeightView, toFile: ReadonlyMap<string, string>, levels: 
     const file = fileKey(name);
     const shape = shapeOf(name)!;
     if (expected && (expected.length !== shape.length || expected.some((d, i) => d !== shape[i]))) {
-      throw new WeightFileError(base.origin, `shape [${shape}] (diffusers ${file}) does not match the expected [${expected}] (the config does not fit this checkpoint)`, prefix + name);
+      throw new WeightFileError(base.origin, `shape [${shape.join(', ')}] (diffusers ${file}) does not match the expected [${expected.join(', ')}] (the config does not fit this checkpoint)`, prefix + name);
     }
     return { file, shape };
   };

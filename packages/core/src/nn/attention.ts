@@ -27,7 +27,8 @@ export interface MultiHeadAttentionOptions {
   /**
    * Upper bound, in bytes, of the float32 score block [rows, Nk] materialised at once. Queries are
    * processed in row chunks sized from it, so a 128×128-latent self-attention (16384² scores per head)
-   * never holds a whole score matrix. Default 64 MiB.
+   * never holds a whole score matrix. Default 64 MiB. (The U-Net also bounds its feed-forward hidden
+   * activations with it.)
    */
   scoreBudgetBytes?: number;
 }

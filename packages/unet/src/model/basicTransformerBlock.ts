@@ -34,6 +34,6 @@ export function basicTransformerBlockForward(blk: BasicTransformerBlock, x: tf.T
   return tf.tidy(() => {
     let h = tf.add(crossAttentionForward(blk.attn1, layerNorm(blk.norm1, x) as tf.Tensor3D, blk.disableSelfAttn ? context : undefined, opts), x) as tf.Tensor3D;
     h = tf.add(crossAttentionForward(blk.attn2, layerNorm(blk.norm2, h) as tf.Tensor3D, context, opts), h);
-    return tf.add(feedForwardForward(blk.ff, layerNorm(blk.norm3, h)), h) as tf.Tensor3D;
+    return tf.add(feedForwardForward(blk.ff, layerNorm(blk.norm3, h) as tf.Tensor3D, opts?.scoreBudgetBytes), h) as tf.Tensor3D;
   });
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Linear, type WeightView, gelu, linear, loadLinear } from '@stablesr/core';
+import { DEFAULT_SCORE_BUDGET_BYTES, type Linear, type WeightView, gelu, linear, loadLinear } from '@stablesr/core';
 
 /**
  * `FeedForward(dim, glu=True)` of ldm/modules/attention.py: `net.0` = GEGLU (`proj` Linear(dim → 2·inner),
@@ -16,9 +16,31 @@ export function loadFeedForward(view: WeightView, dim: number, mult = 4): FeedFo
   return { dim, inner, net: { 0: { proj: loadLinear(view, 'net.0.proj', dim, 2 * inner) }, 2: loadLinear(view, 'net.2', inner, dim) } };
 }
 
-export function feedForwardForward(f: FeedForward, x: tf.Tensor): tf.Tensor {
+function geglu(f: FeedForward, x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => {
     const [a, g] = tf.split(linear(f.net[0].proj, x), 2, -1);
     return linear(f.net[2], tf.mul(a!, gelu(g!)));
   });
+}
+
+/**
+ * x [B, N, dim] → [B, N, dim]. Tokens are processed in row chunks whose [rows, 2·inner] float32 hidden
+ * activation stays within `budgetBytes` (a 128×128 latent has 16384 tokens × 2560 hidden at width 320).
+ */
+export function feedForwardForward(f: FeedForward, x: tf.Tensor3D, budgetBytes = DEFAULT_SCORE_BUDGET_BYTES): tf.Tensor3D {
+  const [b, n, c] = x.shape;
+  const rows = Math.max(1, Math.floor(budgetBytes / (4 * 2 * f.inner)));
+  if (b * n <= rows) return geglu(f, x) as tf.Tensor3D;
+  const flat = tf.reshape(x, [b * n, c]);
+  const parts: tf.Tensor[] = [];
+  try {
+    for (let r0 = 0; r0 < b * n; r0 += rows) {
+      const len = Math.min(rows, b * n - r0);
+      parts.push(tf.tidy(() => geglu(f, tf.slice(flat, [r0, 0], [len, c]))));
+    }
+    return tf.tidy(() => tf.reshape(tf.concat(parts, 0), [b, n, c]));
+  } finally {
+    tf.dispose(parts);
+    flat.dispose();
+  }
 }

@@ -163,6 +163,7 @@ export function clipTextForward(m: ClipTextModel, ids: tf.Tensor2D): tf.Tensor3D
   return z;
 }
 
+/** Releases every tensor of the model (weights and mask). */
 export function disposeClipTextModel(m: ClipTextModel): void {
   const tm = m.text_model;
   tf.dispose([tm.embeddings.token_embedding.weight, tm.embeddings.position_embedding.weight, m.mask]);

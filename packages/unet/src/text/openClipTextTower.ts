@@ -154,6 +154,7 @@ export function frozenOpenClipEncode(e: FrozenOpenClipEmbedder, ids: tf.Tensor2D
   return z;
 }
 
+/** Releases every tensor of the embedder (weights and mask). */
 export function disposeFrozenOpenClipEmbedder(e: FrozenOpenClipEmbedder): void {
   const m = e.model;
   tf.dispose([m.token_embedding.weight, m.positional_embedding, m.attn_mask]);

@@ -5,6 +5,7 @@ import { type AttentionProjections, causalSelfAttention } from './causalSelfAtte
 /** MLP activation of a CLIP text transformer: exact erf GELU (OpenCLIP `nn.GELU`, HF `gelu`) or OpenAI's QuickGELU. */
 export type ClipActivation = 'gelu' | 'quick_gelu';
 
+/** Applies the block's MLP activation elementwise. */
 export function applyClipActivation(act: ClipActivation, x: tf.Tensor): tf.Tensor {
   return act === 'gelu' ? gelu(x) : quickGelu(x);
 }

@@ -1,0 +1,80 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { type WeightView, WeightFileError } from '@stablesr/core';
+import { disposeUNet } from '@stablesr/unet';
+import { type SRModels } from './srModels.js';
+import { type StableSRConfig } from './stableSRConfig.js';
+import { type EncoderUNetModelWTConfig, type TimeAwareEncoder, disposeTimeAwareEncoder, loadTimeAwareEncoder, timeAwareEncoderForward } from './timeAwareEncoder.js';
+import { type StableSRUNet, type UNetModelDualcondV2Config, loadStableSRUNet, stableSRUNetForward } from './unetModelDualcondV2.js';
+import { type VaeModels, loadVaeModels } from './vaeModels.js';
+
+/** The loaded networks of a StableSR model as the pipeline's {@link SRModels}, with ownership. */
+export interface SRNetworks {
+  readonly models: SRModels;
+  readonly unet: StableSRUNet;
+  readonly structCond: TimeAwareEncoder;
+  readonly vae: VaeModels;
+  /** Releases every weight tensor (the weight files stay open; their owner closes them). */
+  dispose(): void;
+}
+
+export interface SRNetworksOptions {
+  /** See {@link VaeModelOptions.vaeTileSize}. */
+  vaeTileSize?: number;
+}
+
+/**
+ * Throws unless `view` (the checkpoint root) holds StableSR's `UNetModelDualcondV2`: a plain Stable Diffusion
+ * checkpoint has `model.diffusion_model.*` but no SPADE layers (`….spade.*`).
+ */
+export function assertStableSRCheckpoint(view: WeightView, name = view.origin): void {
+  const keys = view.keys();
+  const prefix = 'model.diffusion_model.';
+  if (!keys.some((k) => k.startsWith(prefix))) {
+    throw new WeightFileError(name, `is not a StableSR checkpoint (no ${prefix}* keys: not a latent-diffusion checkpoint; ${keys.length} keys, e.g. ${keys.slice(0, 3).join(', ') || 'none'})`);
+  }
+  if (!keys.some((k) => k.startsWith(prefix) && k.includes('.spade.'))) {
+    throw new WeightFileError(name, `is not a StableSR checkpoint (no SPADE keys ${prefix}*.spade.*: this looks like a plain Stable Diffusion checkpoint; StableSR needs stablesr_000117.ckpt or stablesr_768v_000139.ckpt)`);
+  }
+  if (!keys.some((k) => k.startsWith('structcond_stage_model.'))) {
+    throw new WeightFileError(name, 'is not a complete StableSR checkpoint (no structcond_stage_model.* keys: the time-aware encoder is missing)');
+  }
+}
+
+/**
+ * Loads the U-Net (`model.diffusion_model.`), the time-aware encoder (`structcond_stage_model.`), the
+ * first-stage VAE (`first_stage_model.`) from the checkpoint view and, when given, the CFW autoencoder
+ * (prefix "", `vqgan_cfw_00011.ckpt`). Strict: every key is checked against the config. A failed load
+ * releases what was already loaded.
+ */
+export function loadSRNetworks(config: StableSRConfig, checkpoint: WeightView, cfw: WeightView | undefined, opts: SRNetworksOptions = {}): SRNetworks {
+  const loaded: (() => void)[] = [];
+  try {
+    const unet = loadStableSRUNet(config.unet_config as unknown as UNetModelDualcondV2Config, checkpoint.scope('model.diffusion_model.'));
+    loaded.push(() => disposeUNet(unet));
+    const enc = loadTimeAwareEncoder(config.structcond_stage_config as unknown as EncoderUNetModelWTConfig, checkpoint.scope('structcond_stage_model.'));
+    loaded.push(() => disposeTimeAwareEncoder(enc));
+    let vae: VaeModels;
+    try {
+      vae = loadVaeModels(config.first_stage_config, checkpoint, cfw ? config.cfw_config : undefined, cfw, { scaleFactor: config.scale_factor, vaeTileSize: opts.vaeTileSize });
+    } catch (e) {
+      // Name the file: a CFW whose fusion layers do not fit the config is the usual cause.
+      if (cfw && e instanceof Error && !(e instanceof WeightFileError) && !e.message.includes(cfw.origin)) e.message = `${cfw.origin}: ${e.message}`;
+      throw e;
+    }
+    loaded.push(() => vae.dispose());
+    const models: SRModels = {
+      scaleFactor: vae.scaleFactor,
+      downsampling: vae.downsampling,
+      latentChannels: vae.latentChannels,
+      structCond: (lr: tf.Tensor4D, t: readonly number[]) => timeAwareEncoderForward(enc, lr, t),
+      unet: (x, t, context, cond) => stableSRUNetForward(unet, x, t, context, cond),
+      encodeFirstStage: vae.encodeFirstStage,
+      decodeFirstStage: vae.decodeFirstStage,
+      ...(vae.cfw ? { cfw: vae.cfw } : {}),
+    };
+    return { models, unet, structCond: enc, vae, dispose: () => loaded.splice(0).reverse().forEach((f) => f()) };
+  } catch (e) {
+    loaded.reverse().forEach((f) => f());
+    throw e;
+  }
+}
