@@ -11,3 +11,13 @@ export * from './timeAwareEncoder.js';
 
 /** Fixture kinds implemented by this package, for `stablesr parity`. */
 export const parityKinds: ParityKinds = { ...modelKinds, ...samplerKinds };
+export * from './srModels.js';
+export * from './stableSRConfig.js';
+export * from './preprocess.js';
+export * from './guidedDenoiser.js';
+export * from './tiledSampling.js';
+export * from './srPipeline.js';
+export * from './vaeModels.js';
+export * from './srNetworks.js';
+export * from './promptEncoder.js';
+export * from './stableSR.js';

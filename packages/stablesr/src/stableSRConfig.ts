@@ -153,7 +153,8 @@ export function parseStableSRConfig(raw: unknown, source = 'config', base: Stabl
   if (layer !== 'last' && layer !== 'penultimate') throw new Error(`${source}: cond_stage_config.layer must be "last" or "penultimate", got ${JSON.stringify(layer)}`);
   const arch = typeof condRaw?.arch === 'string' ? condRaw.arch : base.cond_stage_config.arch;
   const clipCfg = condRaw?.open_clip_model_cfg as { text_cfg?: OpenClipTextConfig } | undefined;
-  const textCfg = clipCfg?.text_cfg ?? OPEN_CLIP_TEXT_CONFIGS[arch] ?? (condRaw ? undefined : base.cond_stage_config.text_cfg);
+  // `text_cfg` directly in the section: a StableSRConfig object passed back in.
+  const textCfg = clipCfg?.text_cfg ?? (condRaw?.text_cfg as OpenClipTextConfig | undefined) ?? OPEN_CLIP_TEXT_CONFIGS[arch] ?? (condRaw ? undefined : base.cond_stage_config.text_cfg);
   if (!textCfg) throw new Error(`${source}: unknown open_clip arch "${arch}" (known: ${Object.keys(OPEN_CLIP_TEXT_CONFIGS).join(', ')}); give cond_stage_config.open_clip_model_cfg.text_cfg`);
   const firstStage = (first ?? base.first_stage_config) as StableSRConfig['first_stage_config'];
   return {

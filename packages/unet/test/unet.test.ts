@@ -1,10 +1,23 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { fixturesRoot, Fixture, nhwcToNchw } from '@stablesr/core';
+import { encodeSafetensors, fixturesRoot, Fixture, nhwcToNchw, openWeights } from '@stablesr/core';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registerFixtureTests } from '../../../test/fixtureSuite.js';
 import { modelKinds } from '../src/parity/modelKinds.js';
-import { disposeUNet, loadUNet, pickConfig, timestepEmbedding, unetForward, type UNetConfig } from '../src/index.js';
+import {
+  diffusersToOriginalUNetKey,
+  diffusersUNetPrefixes,
+  diffusersUNetView,
+  disposeUNet,
+  loadUNet,
+  originalToDiffusersUNetKey,
+  pickConfig,
+  timestepEmbedding,
+  unetForward,
+  type UNetConfig,
+} from '../src/index.js';
 
 registerFixtureTests({ unet: modelKinds.unet! });
 
@@ -140,6 +153,45 @@ if (root) {
       t.is(tf.memory().numTensors, before);
     } finally {
       fx.close();
+    }
+  });
+}
+
+if (unetDir) {
+  test.serial('diffusers U-Net key table: a renamed copy of the fixture weights loads and reproduces eps', (t) => {
+    const fx = new Fixture(unetDir);
+    const dir = mkdtempSync(join(tmpdir(), 'diffusers-unet-'));
+    try {
+      const cfg = pickConfig<UNetConfig>(fx.config, 'unet_config');
+      const src = fx.weights(0);
+      const rules = diffusersUNetPrefixes(cfg);
+      const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+      for (const k of src.keys()) {
+        const d = originalToDiffusersUNetKey(k, rules);
+        if (!d) return t.fail(`no diffusers name for ${k}`);
+        // Round trip; the table names every Upsample child 2 (the view moves it to 1 where there is no attention).
+        t.is(diffusersToOriginalUNetKey(d, rules), k.replace(/^(output_blocks\.\d+)\.1\.conv\./, '$1.2.conv.'));
+        tensors.set(d, { shape: src.shapeOf(k)!, data: src.data(k) as Float32Array });
+      }
+      t.true([...tensors.keys()].some((k) => k.startsWith('down_blocks.1.resnets.0.norm1.')));
+      t.true([...tensors.keys()].some((k) => k.startsWith('up_blocks.0.upsamplers.0.conv.')));
+      const file = join(dir, 'diffusion_pytorch_model.safetensors');
+      writeFileSync(file, encodeSafetensors(tensors));
+      const w = openWeights(file);
+      const unet = loadUNet(cfg, diffusersUNetView(w, cfg));
+      const x = fx.inputNhwc('x') as tf.Tensor4D;
+      const ctx = fx.input('context') as tf.Tensor3D;
+      const y = unetForward(unet, x, Array.from(fx.input('t').dataSync()), ctx);
+      const expected = fx.expected('eps');
+      const m = tf.tidy(() => tf.max(tf.abs(tf.sub(nhwcToNchw(y), expected))));
+      const err = m.dataSync()[0]!;
+      t.true(err < fx.manifest.outputs.eps!.atol, `max error ${err}`);
+      tf.dispose([x, ctx, y, expected, m]);
+      disposeUNet(unet);
+      w.close();
+    } finally {
+      fx.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 }

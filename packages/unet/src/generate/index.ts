@@ -1,2 +1,4 @@
 export * from './guidance.js';
 export * from './generateLatents.js';
+export * from './textToLatentConfig.js';
+export * from './textToLatent.js';

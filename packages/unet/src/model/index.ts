@@ -12,3 +12,4 @@ export * from './basicTransformerBlock.js';
 export * from './spatialTransformer.js';
 export * from './attentionBlock.js';
 export * from './unetModel.js';
+export * from './diffusersKeys.js';
