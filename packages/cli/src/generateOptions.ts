@@ -76,7 +76,8 @@ export function parseGenerateArgs(args: string[]): GenerateCliOptions | 'help' {
   const sampler = parseChoice('--sampler', v.sampler, GENERATE_SAMPLERS) ?? GENERATE_DEFAULTS.sampler;
   const opts: GenerateCliOptions = {
     prompt: v.prompt,
-    checkpoint: requireFile('--checkpoint', v.checkpoint),
+    // A file, or a diffusers pipeline / unet folder.
+    checkpoint: requireFileOrDir('--checkpoint', v.checkpoint),
     steps: parseIntOption('--steps', v.steps, { min: 1, max: 1000 }) ?? GENERATE_DEFAULTS.steps,
     guidance: parseFloatOption('--guidance', v.guidance, { min: 0, max: 100 }) ?? GENERATE_DEFAULTS.guidance,
     width: sideOption('--width', v.width, GENERATE_DEFAULTS.width),
@@ -93,11 +94,11 @@ export function parseGenerateArgs(args: string[]): GenerateCliOptions | 'help' {
     if (!['.yaml', '.yml', '.json'].includes(extname(v.config).toLowerCase())) throw new UsageError(`--config: expected a .yaml, .yml or .json file, got ${v.config}`);
     opts.config = requireFile('--config', v.config);
   }
-  if (v['text-encoder'] !== undefined) opts.textEncoder = requireFile('--text-encoder', v['text-encoder']);
+  if (v['text-encoder'] !== undefined) opts.textEncoder = requireFileOrDir('--text-encoder', v['text-encoder']);
   if (v.tokenizer !== undefined) opts.tokenizer = requireFileOrDir('--tokenizer', v.tokenizer);
   if (v.vae !== undefined) {
     if (v['image-out'] === undefined) throw new UsageError('--vae is only used with --image-out');
-    opts.vae = requireFile('--vae', v.vae);
+    opts.vae = requireFileOrDir('--vae', v.vae);
   }
   if (v['image-out'] !== undefined) {
     const ext = extname(v['image-out']).toLowerCase();

@@ -1,4 +1,5 @@
 import { BACKEND_CHOICES, type BackendChoice, type ImageFormat, type QuantizeMode, QUANTIZE_MODES } from '@stablesr/core';
+import { COLOR_FIX_KINDS, type ColorFixKind, STABLESR_PRESETS, type SamplerKind, type StableSRPreset } from '@stablesr/stablesr';
 import { extname } from 'node:path';
 import { requireFile, requireFileOrDir } from './options/checkPaths.js';
 import { parseChoice } from './options/parseChoice.js';
@@ -8,12 +9,15 @@ import { planJobs, type UpscaleJob } from './upscaleJobs.js';
 import { UsageError } from './usageError.js';
 import { UPSCALE_WEIGHTS_HINT } from './weightsHint.js';
 
-export const UPSCALE_SAMPLERS = ['ddpm', 'ddim'] as const;
-export const COLOR_FIXES = ['wavelet', 'adain', 'none'] as const;
+export const UPSCALE_SAMPLERS: readonly SamplerKind[] = ['ddpm', 'ddim'];
+export const UPSCALE_PRESETS = Object.keys(STABLESR_PRESETS) as StableSRPreset[];
 export const FORMAT_CHOICES: readonly ImageFormat[] = ['png', 'jpeg', 'webp', 'tiff'];
 
-/** Defaults of the official StableSR scripts (DDPM 200 steps, dec_w 0.5, wavelet colour fix, seed 42). */
-export const UPSCALE_DEFAULTS = { scale: 4, steps: 200, sampler: 'ddpm', fidelity: 0.5, colorFix: 'wavelet', seed: 42, negativeGuidance: 7, concurrency: 1 } as const;
+/**
+ * The CLI's own defaults. Every sampling default (steps, sampler, fidelity, colour fix, seed, tiles, guidance,
+ * quantisation) is left to `StableSR.upscale`, so that the command and the library cannot drift apart.
+ */
+export const UPSCALE_DEFAULTS = { concurrency: 1, bitDepth: 8 } as const;
 
 /** Every `stablesr upscale` setting, validated. */
 export interface UpscaleCliOptions {
@@ -25,19 +29,26 @@ export interface UpscaleCliOptions {
   config?: string;
   textEncoder?: string;
   tokenizer?: string;
-  scale: number;
-  steps: number;
-  sampler: (typeof UPSCALE_SAMPLERS)[number];
+  preset?: StableSRPreset;
+  vaeTileSize?: number;
+  /** Sampling options: each one undefined unless given, the library's default applies. */
+  scale?: number;
+  steps?: number;
+  sampler?: SamplerKind;
+  eta?: number;
   tileSize?: number;
   tileOverlap?: number;
-  fidelity: number;
-  colorFix: (typeof COLOR_FIXES)[number];
+  fidelity?: number;
+  colorFix?: ColorFixKind;
   prompt?: string;
   negativePrompt?: string;
   guidance?: number;
-  seed: number;
+  seed?: number;
+  inputSize?: number;
+  patchSize?: number;
+  patchStride?: number;
   backend?: BackendChoice;
-  quantize: QuantizeMode;
+  quantize?: QuantizeMode;
   bitDepth: 8 | 16;
   format?: ImageFormat;
   concurrency: number;
@@ -52,9 +63,12 @@ const OPTIONS = {
   config: { type: 'string' },
   'text-encoder': { type: 'string' },
   tokenizer: { type: 'string' },
+  preset: { type: 'string' },
+  'vae-tile-size': { type: 'string' },
   scale: { type: 'string' },
   steps: { type: 'string' },
   sampler: { type: 'string' },
+  eta: { type: 'string' },
   'tile-size': { type: 'string' },
   'tile-overlap': { type: 'string' },
   fidelity: { type: 'string' },
@@ -63,6 +77,9 @@ const OPTIONS = {
   'negative-prompt': { type: 'string' },
   guidance: { type: 'string' },
   seed: { type: 'string' },
+  'input-size': { type: 'string' },
+  'patch-size': { type: 'string' },
+  'patch-stride': { type: 'string' },
   backend: { type: 'string' },
   quantize: { type: 'string' },
   'bit-depth': { type: 'string' },
@@ -86,18 +103,30 @@ export function parseUpscaleArgs(args: string[]): UpscaleCliOptions | 'help' {
   if (positionals.length !== 2) throw new UsageError(`upscale: expected <input> <output>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'} (see stablesr upscale --help)`);
   if (v.checkpoint === undefined) throw new UsageError(UPSCALE_WEIGHTS_HINT);
 
-  const sampler = parseChoice('--sampler', v.sampler, UPSCALE_SAMPLERS) ?? UPSCALE_DEFAULTS.sampler;
+  // Ranges are the library's where they do not depend on the model; model-dependent rules (tile sizes that are
+  // multiples of the U-Net's downsampling, the default tile, steps ≤ the config's timesteps) are checked by
+  // `StableSR.upscale` and reported with the flag's name (see commands/upscale.ts).
+  const sampler = parseChoice('--sampler', v.sampler, UPSCALE_SAMPLERS);
   const negativePrompt = v['negative-prompt'];
   const guidance = parseFloatOption('--guidance', v.guidance, { min: 0, max: 100 });
   if (sampler !== 'ddim' && (negativePrompt !== undefined || guidance !== undefined)) {
     throw new UsageError(`upscale: ${negativePrompt !== undefined ? '--negative-prompt' : '--guidance'} needs --sampler ddim (StableSR's DDPM sampler has no classifier-free guidance)`);
   }
-  const tileSize = parseIntOption('--tile-size', v['tile-size'], { min: 8, max: 1024 });
+  const eta = parseFloatOption('--eta', v.eta, { min: 0 });
+  if (eta !== undefined && sampler !== 'ddim') throw new UsageError('upscale: --eta needs --sampler ddim');
+  const tileSize = parseIntOption('--tile-size', v['tile-size'], { min: 1 });
   const tileOverlap = parseIntOption('--tile-overlap', v['tile-overlap'], { min: 0 });
-  if (tileOverlap !== undefined && tileOverlap >= (tileSize ?? 64)) {
-    throw new UsageError(`--tile-overlap (${tileOverlap}) must be smaller than --tile-size (${tileSize ?? '64, the default'})`);
+  if (tileOverlap !== undefined && tileSize !== undefined && tileOverlap >= tileSize) {
+    throw new UsageError(`--tile-overlap (${tileOverlap}) must be smaller than --tile-size (${tileSize})`);
   }
-  const bitDepth = (parseIntOption('--bit-depth', v['bit-depth']) ?? 8) as 8 | 16;
+  const inputSize = parseIntOption('--input-size', v['input-size'], { min: 32 });
+  if (inputSize !== undefined && inputSize % 32 !== 0) throw new UsageError(`--input-size must be a multiple of 32, got ${inputSize}`);
+  const patchSize = parseIntOption('--patch-size', v['patch-size'], { min: 32 });
+  if (patchSize !== undefined && patchSize % 32 !== 0) throw new UsageError(`--patch-size must be a multiple of 32, got ${patchSize}`);
+  if (patchSize !== undefined && inputSize !== undefined && patchSize < inputSize) throw new UsageError(`--patch-size (${patchSize}) must be ≥ --input-size (${inputSize})`);
+  const patchStride = parseIntOption('--patch-stride', v['patch-stride'], { min: 1 });
+  if (patchStride !== undefined && patchSize !== undefined && patchStride > patchSize) throw new UsageError(`--patch-stride (${patchStride}) must be ≤ --patch-size (${patchSize})`);
+  const bitDepth = parseIntOption('--bit-depth', v['bit-depth']) ?? UPSCALE_DEFAULTS.bitDepth;
   if (bitDepth !== 8 && bitDepth !== 16) throw new UsageError(`--bit-depth must be 8 or 16, got ${v['bit-depth']}`);
   const format = parseChoice('--format', v.format === 'jpg' ? 'jpeg' : v.format === 'tif' ? 'tiff' : v.format, FORMAT_CHOICES);
   const backend = parseChoice('--backend', v.backend, BACKEND_CHOICES);
@@ -106,19 +135,25 @@ export function parseUpscaleArgs(args: string[]): UpscaleCliOptions | 'help' {
     jobs: [],
     batch: false,
     checkpoint: requireFile('--checkpoint', v.checkpoint),
-    scale: parseFloatOption('--scale', v.scale, { min: 1, max: 8 }) ?? UPSCALE_DEFAULTS.scale,
-    steps: parseIntOption('--steps', v.steps, { min: 1, max: 1000 }) ?? UPSCALE_DEFAULTS.steps,
-    sampler,
-    fidelity: parseFloatOption('--fidelity', v.fidelity, { min: 0, max: 1 }) ?? UPSCALE_DEFAULTS.fidelity,
-    colorFix: parseChoice('--color-fix', v['color-fix'], COLOR_FIXES) ?? UPSCALE_DEFAULTS.colorFix,
-    seed: parseIntOption('--seed', v.seed, { min: 0, max: 0xffffffff }) ?? UPSCALE_DEFAULTS.seed,
-    quantize: parseChoice('--quantize', v.quantize, QUANTIZE_MODES) ?? 'truncate',
     bitDepth,
     concurrency: parseIntOption('--concurrency', v.concurrency, { min: 1, max: 16 }) ?? UPSCALE_DEFAULTS.concurrency,
     quiet: v.quiet ?? false,
     json: v.json ?? false,
     verbose: v.verbose ?? false,
   };
+  const set = <K extends keyof UpscaleCliOptions>(key: K, value: UpscaleCliOptions[K] | undefined): void => {
+    if (value !== undefined) opts[key] = value;
+  };
+  set('scale', parseFloatOption('--scale', v.scale, { above: 0, max: 8 }));
+  set('steps', parseIntOption('--steps', v.steps, { min: 1, max: 1000 }));
+  set('sampler', sampler);
+  set('eta', eta);
+  set('fidelity', parseFloatOption('--fidelity', v.fidelity, { min: 0, max: 1 }));
+  set('colorFix', parseChoice('--color-fix', v['color-fix'], COLOR_FIX_KINDS));
+  set('seed', parseIntOption('--seed', v.seed, { min: 0, max: 0xffffffff }));
+  set('quantize', parseChoice('--quantize', v.quantize, QUANTIZE_MODES));
+  set('preset', parseChoice('--preset', v.preset, UPSCALE_PRESETS));
+  set('vaeTileSize', parseIntOption('--vae-tile-size', v['vae-tile-size'], { min: 8 }));
   if (v.cfw !== undefined) opts.cfw = requireFile('--cfw', v.cfw);
   if (v.config !== undefined) {
     if (!['.yaml', '.yml', '.json'].includes(extname(v.config).toLowerCase())) throw new UsageError(`--config: expected a .yaml, .yml or .json file, got ${v.config}`);
@@ -126,14 +161,16 @@ export function parseUpscaleArgs(args: string[]): UpscaleCliOptions | 'help' {
   }
   if (v['text-encoder'] !== undefined) opts.textEncoder = requireFile('--text-encoder', v['text-encoder']);
   if (v.tokenizer !== undefined) opts.tokenizer = requireFileOrDir('--tokenizer', v.tokenizer);
-  if (tileSize !== undefined) opts.tileSize = tileSize;
-  if (tileOverlap !== undefined) opts.tileOverlap = tileOverlap;
-  if (v.prompt !== undefined) opts.prompt = v.prompt;
-  if (negativePrompt !== undefined) opts.negativePrompt = negativePrompt;
-  const g = guidance ?? (negativePrompt !== undefined ? UPSCALE_DEFAULTS.negativeGuidance : undefined);
-  if (g !== undefined) opts.guidance = g;
-  if (backend !== undefined) opts.backend = backend;
-  if (format !== undefined) opts.format = format;
+  set('tileSize', tileSize);
+  set('tileOverlap', tileOverlap);
+  set('inputSize', inputSize);
+  set('patchSize', patchSize);
+  set('patchStride', patchStride);
+  set('prompt', v.prompt);
+  set('negativePrompt', negativePrompt);
+  set('guidance', guidance);
+  set('backend', backend);
+  set('format', format);
 
   const plan = planJobs(positionals[0]!, positionals[1]!, { format, bitDepth });
   opts.jobs = plan.jobs;

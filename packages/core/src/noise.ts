@@ -94,4 +94,8 @@ export class InjectedNoise implements NoiseSource {
   get drawn(): number {
     return this.index;
   }
+  /** Disposes the recorded tensors (draws already handed out are clones and stay valid). */
+  dispose(): void {
+    for (const t of this.tensors) t.dispose();
+  }
 }

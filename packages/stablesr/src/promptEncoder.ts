@@ -90,7 +90,7 @@ export class PromptEncoder {
           '(open_clip bpe_simple_vocab_16e6.txt.gz, or a diffusers tokenizer folder); only the empty prompt works without it',
       );
     }
-    return this.tokenizer!.tokenize([prompt])[0]!;
+    return this.tokenizer.tokenize([prompt])[0]!;
   }
 
   private run(ids: Int32Array): tf.Tensor3D {

@@ -123,7 +123,9 @@ export interface EncodeOptions {
 export interface TiledOptions {
   /**
    * Tile size: image pixels for encoding (rounded down to a multiple of f), latent pixels for decoding.
-   * Results do not depend on it (up to float rounding); smaller tiles use less backend memory.
+   * Results do not depend on it (up to float rounding); smaller tiles use less backend memory but
+   * recompute more halo. Attention blocks (always the mid block, at latent resolution; others only with
+   * `attn_resolutions`) need every position and run untiled on the whole feature map of their level.
    */
   tileSize?: number;
   onProgress?: ProgressCallback;
@@ -176,20 +178,33 @@ export function decode(vae: AutoencoderKL, z: tf.Tensor4D): tf.Tensor4D {
   return tf.tidy(() => decoderForward(tensorOps, vae.decoder, conv2d(vae.post_quant_conv, z)));
 }
 
-/** Scaled latent of an image (`get_first_stage_encoding(encode_first_stage(x))`); untiled unless `tileSize` is given. */
-export async function encodeToLatent(vae: AutoencoderKL, image: tf.Tensor4D, opts: EncodeOptions & TiledOptions = {}): Promise<tf.Tensor4D> {
-  const r = opts.tileSize !== undefined ? await encodeTiled(vae, image, opts) : encode(vae, image, opts);
-  const { latent } = r;
-  for (const t of [r.moments, r.mean, r.logvar, r.std]) t.dispose();
-  return latent;
+/** Scaled latent of an image (`get_first_stage_encoding(encode_first_stage(x))`), untiled. */
+export function encodeToLatent(vae: AutoencoderKL, image: tf.Tensor4D, opts: EncodeOptions = {}): tf.Tensor4D {
+  return latentOnly(encode(vae, image, opts));
 }
 
-/** Image from a scaled latent (`decode_first_stage`: decode(latent / scaleFactor)); untiled unless `tileSize` is given. */
-export async function decodeFromLatent(vae: AutoencoderKL, latent: tf.Tensor4D, opts: TiledOptions = {}): Promise<tf.Tensor4D> {
+/** {@link encodeToLatent} computed tile by tile. */
+export async function encodeToLatentTiled(vae: AutoencoderKL, image: tf.Tensor4D, opts: EncodeOptions & TiledOptions = {}): Promise<tf.Tensor4D> {
+  return latentOnly(await encodeTiled(vae, image, opts));
+}
+
+function latentOnly(r: EncodeResult): tf.Tensor4D {
+  for (const t of [r.moments, r.mean, r.logvar, r.std]) t.dispose();
+  return r.latent;
+}
+
+/** Image from a scaled latent (`decode_first_stage`: decode(latent / scaleFactor)), untiled. */
+export function decodeFromLatent(vae: AutoencoderKL, latent: tf.Tensor4D): tf.Tensor4D {
+  checkLatent(vae, latent);
+  return tf.tidy(() => decode(vae, tf.div(latent, vae.scaleFactor) as tf.Tensor4D));
+}
+
+/** {@link decodeFromLatent} computed tile by tile. */
+export async function decodeFromLatentTiled(vae: AutoencoderKL, latent: tf.Tensor4D, opts: TiledOptions = {}): Promise<tf.Tensor4D> {
   checkLatent(vae, latent);
   const z = tf.tidy(() => tf.div(latent, vae.scaleFactor) as tf.Tensor4D);
   try {
-    return opts.tileSize !== undefined ? await decodeTiled(vae, z, opts) : decode(vae, z);
+    return await decodeTiled(vae, z, opts);
   } finally {
     z.dispose();
   }

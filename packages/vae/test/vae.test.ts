@@ -8,6 +8,8 @@ import {
   cfwEncode,
   decode,
   decodeFromLatent,
+  decodeFromLatentTiled,
+  encodeToLatentTiled,
   decodeTiled,
   disposeAutoencoderKL,
   disposeCfwEncodeResult,
@@ -103,14 +105,19 @@ test.serial('latent scaling: encodeToLatent = sf·sample, decodeFromLatent = dec
   const r = encode(vae, x, { noise: new InjectedNoise([eps], ['posterior']) });
   const expected = tf.tidy(() => tf.mul(tf.add(r.mean, tf.mul(r.std, eps)), 0.18215));
   t.is(maxDiff(r.latent, expected).maxAbs, 0);
-  const lat = await encodeToLatent(vae, x, { noise: new InjectedNoise([eps], ['posterior']) });
+  const lat = encodeToLatent(vae, x, { noise: new InjectedNoise([eps], ['posterior']) });
   t.is(maxDiff(lat, r.latent).maxAbs, 0);
-  const mode = await encodeToLatent(vae, x);
+  const mode = encodeToLatent(vae, x);
   t.true(maxDiff(mode, tf.mul(r.mean, 0.18215)).maxAbs < 1e-7);
-  const img = await decodeFromLatent(vae, r.latent);
+  const img = decodeFromLatent(vae, r.latent);
   const ref = decode(vae, tf.div(r.latent, 0.18215) as tf.Tensor4D);
   t.is(maxDiff(img, ref).maxAbs, 0);
   t.deepEqual(img.shape, [1, 32, 48, 3]);
+  const imgTiled = await decodeFromLatentTiled(vae, r.latent, { tileSize: 2 });
+  t.true(maxDiff(imgTiled, img).maxAbs < 1e-4);
+  const latTiled = await encodeToLatentTiled(vae, x, { tileSize: 16, noise: new InjectedNoise([eps], ['posterior']) });
+  t.true(maxDiff(latTiled, lat).maxAbs < 1e-5);
+  tf.dispose([imgTiled, latTiled]);
   tf.dispose([x, eps, expected, lat, mode, img, ref]);
   disposeEncodeResult(r);
   disposeAutoencoderKL(vae);

@@ -1,7 +1,8 @@
-import { encodeImage, encodeSafetensors, initBackend, outputFormatFor, writeFileAtomic } from '@stablesr/core';
+import { encodeSafetensors, initBackend, writeFileAtomic, writeImage } from '@stablesr/core';
+import { rmSync } from 'node:fs';
 import type { CliIo } from '../cliIo.js';
 import type { GenerateCliOptions } from '../generateOptions.js';
-import { loadTextToLatent, type TensorLike, type TextToLatentOptions } from '../generator.js';
+import { loadTextToLatent, type TextToLatentOptions } from '../generator.js';
 import { ProgressBar } from '../progressBar.js';
 import { formatBytes, peakRssBytes } from '../resourceUsage.js';
 
@@ -17,6 +18,12 @@ export interface GenerateRunResult {
   imageSize?: { width: number; height: number };
 }
 
+/** A float tensor as the CLI reads it (structural, so the CLI needs no tfjs import). */
+export interface TensorLike {
+  readonly shape: number[];
+  data(): Promise<Float32Array | Int32Array | Uint8Array>;
+}
+
 /** Latents NHWC `[B, h, w, C]` → NCHW Float32Array (the reference / safetensors layout). */
 export async function nhwcToNchwData(t: TensorLike): Promise<{ shape: number[]; data: Float32Array }> {
   const [b, h, w, c] = t.shape as [number, number, number, number];
@@ -26,7 +33,11 @@ export async function nhwcToNchwData(t: TensorLike): Promise<{ shape: number[]; 
   return { shape: [b, c, h, w], data: out };
 }
 
-/** Runs `stablesr generate`: text → latents (safetensors, tensor `latents`, NCHW) and optionally the decoded image. */
+/**
+ * Runs `stablesr generate`: text → latents (safetensors, tensor `latents`, NCHW float32, with the generation
+ * settings as metadata) and optionally the decoded image. Both files are written atomically, and when one of
+ * them cannot be written the other is removed again, so a failed run leaves neither behind.
+ */
 export async function generateCommand(opts: GenerateCliOptions, io: CliIo): Promise<number> {
   const t0 = performance.now();
   const backend = await initBackend(opts.backend);
@@ -39,7 +50,7 @@ export async function generateCommand(opts: GenerateCliOptions, io: CliIo): Prom
     ...(opts.tokenizer !== undefined && { tokenizer: opts.tokenizer }),
     ...(opts.vae !== undefined && { vae: opts.vae }),
   });
-  let result;
+  let result: Pick<GenerateRunResult, 'latentShape' | 'imageSize'>;
   try {
     const g: TextToLatentOptions = {
       prompt: opts.prompt,
@@ -57,19 +68,35 @@ export async function generateCommand(opts: GenerateCliOptions, io: CliIo): Prom
     const { latents, decoded, image } = await gen.generate(g);
     try {
       const nchw = await nhwcToNchwData(latents);
-      const meta = { prompt: opts.prompt, negative_prompt: opts.negativePrompt ?? '', steps: String(opts.steps), guidance: String(opts.guidance), sampler: opts.sampler, seed: String(opts.seed), layout: 'NCHW' };
+      const meta: Record<string, string> = {
+        format: 'stablesr-latents',
+        layout: 'NCHW',
+        prompt: opts.prompt,
+        negative_prompt: opts.negativePrompt ?? '',
+        steps: String(opts.steps),
+        guidance: String(opts.guidance),
+        sampler: opts.sampler,
+        seed: String(opts.seed),
+        width: String(opts.width),
+        height: String(opts.height),
+        parameterization: gen.config.parameterization,
+        // The latents are the sampler's output; the VAE decodes latents / scale_factor.
+        scale_factor: String(gen.config.scale_factor),
+      };
       const latentBytes = encodeSafetensors({ latents: { shape: nchw.shape, data: nchw.data } }, meta);
-      result = { latentShape: nchw.shape } as Pick<GenerateRunResult, 'latentShape' | 'imageSize'>;
-      // Encode everything before writing anything, so a failure leaves neither file behind.
-      let imageBytes: Buffer | undefined;
+      result = { latentShape: nchw.shape };
       if (opts.imageOut) {
         if (!decoded) throw new Error('the generator returned no decoded image');
-        // `decoded` is in [-1, 1]; encodeImage clamps and quantises like the reference.
-        imageBytes = await encodeImage(decoded as unknown as Parameters<typeof encodeImage>[0], { format: outputFormatFor(opts.imageOut) });
-        result.imageSize = { width: decoded.shape[2]!, height: decoded.shape[1]! };
+        // `decoded` is in [-1, 1], the convention writeImage expects (it clamps and quantises like the reference).
+        await writeImage(opts.imageOut, decoded);
+        result.imageSize = { width: decoded.shape[2], height: decoded.shape[1] };
       }
-      await writeFileAtomic(opts.latentsOut, latentBytes);
-      if (opts.imageOut && imageBytes) await writeFileAtomic(opts.imageOut, imageBytes);
+      try {
+        await writeFileAtomic(opts.latentsOut, latentBytes);
+      } catch (e) {
+        if (opts.imageOut) rmSync(opts.imageOut, { force: true });
+        throw new Error(`${opts.latentsOut}: cannot write the latents (${(e as Error).message})`);
+      }
     } finally {
       latents.dispose();
       decoded?.dispose();

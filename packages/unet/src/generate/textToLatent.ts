@@ -12,6 +12,8 @@ import {
   openWeights,
 } from '@stablesr/core';
 import { type AutoencoderKL, decode, diffusersVaeView, disposeAutoencoderKL, downsamplingFactor, loadAutoencoderKL } from '@stablesr/vae';
+import { diffusersUNetView } from '../model/diffusersKeys.js';
+import { type UNetConfig } from '../model/unetConfig.js';
 import { type UNet, disposeUNet, loadUNet, unetForward } from '../model/unetModel.js';
 import { getSampler } from '../samplers/registry.js';
 import { type SamplerStepCallback } from '../samplers/types.js';
@@ -33,7 +35,9 @@ import {
 export interface TextToLatentLoadOptions {
   /**
    * Single-file SD checkpoint (`.ckpt` / `.safetensors`) holding `model.diffusion_model.*` and usually
-   * `first_stage_model.*` and `cond_stage_model.*`. Diffusers folders are rejected (the U-Net has no diffusers key table).
+   * `first_stage_model.*` and `cond_stage_model.*`; or a diffusers pipeline folder (`unet/`, `vae/`, `text_encoder/`,
+   * `tokenizer/`) or `unet/` folder, read through the model packages' key tables. The model configuration still comes
+   * from `config` / `preset` (the weight shapes are checked against it).
    */
   checkpoint: string;
   /** Model configuration: a YAML/JSON file in the official layout, or an already parsed object. Default: the preset. */
@@ -45,7 +49,7 @@ export interface TextToLatentLoadOptions {
    * (open_clip tower) keys, or HF `CLIPTextModel` weights / a diffusers `text_encoder/` folder (with its `config.json`).
    */
   textEncoder?: string;
-  /** open_clip `bpe_simple_vocab_16e6.txt.gz`, a HF/diffusers tokenizer folder, or a built tokenizer. Required. */
+  /** open_clip `bpe_simple_vocab_16e6.txt.gz`, a HF/diffusers tokenizer folder, or a built tokenizer. Default: a diffusers pipeline's `tokenizer/`. */
   tokenizer?: string | ClipTokenizer;
   /** First-stage VAE weights (`first_stage_model.*`, a standalone LDM autoencoder, or diffusers `vae/`); default: the checkpoint. */
   vae?: string;
@@ -105,16 +109,28 @@ function resolveConfig(opts: TextToLatentLoadOptions): TextToLatentConfig {
   return parseTextToLatentConfig(c, 'config', base);
 }
 
-/** The U-Net's weights: `model.diffusion_model.*` of a single-file checkpoint. */
-function unetView(w: Weights, path: string): WeightView {
-  if (w.source.metadata.format === 'diffusers' || w.has('conv_in.weight') || hasPrefix(w, 'unet.')) {
-    throw new WeightFileError(path, 'a diffusers U-Net is not supported (no diffusers key table for the U-Net yet); use the single-file checkpoint (.ckpt / .safetensors with model.diffusion_model.* keys)');
+/** The U-Net's weights under the original key names: `model.diffusion_model.*`, or a diffusers `unet/` through its key table. */
+function unetView(w: Weights, path: string, config: UNetConfig): WeightView {
+  if (hasPrefix(w, 'model.diffusion_model.')) return w.scope('model.diffusion_model.');
+  if (w.has('unet.conv_in.weight')) return diffusersUNetView(w.scope('unet.'), config);
+  if (w.has('conv_in.weight') && hasPrefix(w, 'down_blocks.')) return diffusersUNetView(w, config);
+  const sample = w.keys().slice(0, 3).join(', ');
+  throw new WeightFileError(path, `no model.diffusion_model.* tensors and no diffusers unet/: not a Stable Diffusion checkpoint (keys start with: ${sample || 'nothing'})`);
+}
+
+/** `epsilon` / `v_prediction` of a diffusers pipeline's `scheduler/scheduler_config.json`, when there is one. */
+function diffusersPrediction(dir: string): { value: 'eps' | 'v'; file: string } | undefined {
+  const file = join(dir, 'scheduler', 'scheduler_config.json');
+  if (!existsSync(file)) return undefined;
+  let t: unknown;
+  try {
+    t = (JSON.parse(readFileSync(file, 'utf8')) as { prediction_type?: unknown }).prediction_type;
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
   }
-  if (!hasPrefix(w, 'model.diffusion_model.')) {
-    const sample = w.keys().slice(0, 3).join(', ');
-    throw new WeightFileError(path, `no model.diffusion_model.* tensors: not a Stable Diffusion checkpoint (keys start with: ${sample || 'nothing'})`);
-  }
-  return w.scope('model.diffusion_model.');
+  if (t === undefined || t === 'epsilon') return { value: 'eps', file };
+  if (t === 'v_prediction') return { value: 'v', file };
+  throw new Error(`${file}: prediction_type ${JSON.stringify(t)} is not supported (epsilon or v_prediction)`);
 }
 
 /** The autoencoder's weights wherever they sit, or undefined when the file holds none. */
@@ -209,11 +225,14 @@ export class TextToLatent {
   static async load(opts: TextToLatentLoadOptions): Promise<TextToLatent> {
     if (opts.backend !== undefined) await initBackend(opts.backend);
     const config = resolveConfig(opts);
-    if (opts.tokenizer === undefined) {
+    const pipelineDir = isDir(opts.checkpoint) ? opts.checkpoint : undefined;
+    const tokenizer = opts.tokenizer ?? (pipelineDir && isDir(join(pipelineDir, 'tokenizer')) ? join(pipelineDir, 'tokenizer') : undefined);
+    if (tokenizer === undefined) {
       throw new Error('TextToLatent.load: a tokenizer is required (`tokenizer`: open_clip\'s bpe_simple_vocab_16e6.txt.gz or a HF/diffusers tokenizer folder)');
     }
-    if (isDir(opts.checkpoint)) {
-      throw new WeightFileError(opts.checkpoint, 'a diffusers folder is not supported as checkpoint (no diffusers key table for the U-Net yet); use the single-file checkpoint (.ckpt / .safetensors with model.diffusion_model.* keys)');
+    const prediction = pipelineDir ? diffusersPrediction(pipelineDir) : undefined;
+    if (prediction && prediction.value !== config.parameterization) {
+      throw new Error(`${prediction.file} says the model predicts ${prediction.value} but the configuration says ${config.parameterization} (choose the matching config / preset, e.g. 768v for v-prediction)`);
     }
     const opened = new Map<string, Weights>();
     const open = (path: string): Weights => {
@@ -229,7 +248,7 @@ export class TextToLatent {
     let vae: AutoencoderKL | undefined;
     try {
       const ckpt = open(opts.checkpoint);
-      const uView = unetView(ckpt, opts.checkpoint);
+      const uView = unetView(ckpt, opts.checkpoint, config.unet_config);
       const textPath = opts.textEncoder ?? opts.checkpoint;
       const t = textView(open(textPath), textPath, config.cond_stage_config, opts.textEncoder !== undefined);
       const vaePath = opts.vae ?? opts.checkpoint;
@@ -247,7 +266,7 @@ export class TextToLatent {
       if (config.first_stage_config.embed_dim !== config.channels) throw new Error(`first_stage_config.embed_dim ${config.first_stage_config.embed_dim} ≠ the model's latent channels ${config.channels}`);
 
       unet = loadUNet(u, uView);
-      text = TextConditioner.load({ encoder: t.spec, weights: t.view, tokenizer: opts.tokenizer });
+      text = TextConditioner.load({ encoder: t.spec, weights: t.view, tokenizer });
       if (vView) vae = loadAutoencoderKL(config.first_stage_config, vView, { scaleFactor: config.scale_factor });
       return new TextToLatent(config, unet, text, vae);
     } catch (e) {

@@ -163,6 +163,8 @@ function openClipTextCfg(params: Obj, where: string): OpenClipTextCfg & { quick_
 function parseCondStage(s: { params: Obj; cls: string | undefined }, source: string): TextEncoderSpec {
   const where = `${source}: cond_stage_config`;
   const p = s.params;
+  // Already resolved (a parsed config handed back in).
+  if (p.type === 'open_clip' || p.type === 'hf_clip') return structuredClone(p) as unknown as TextEncoderSpec;
   const cls = s.cls ?? 'FrozenOpenCLIPEmbedder';
   if (cls === 'FrozenOpenCLIPEmbedder') {
     // The constructor's default layer is "last"; the SD 2.x YAMLs all say "penultimate".

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AbortError, convertWeights, encodeSafetensors, openSafetensors, openTensorSource } from '@stablesr/core';
 // The CLI commands are thin wrappers over core; they are exercised here with the data they convert.
-import { convertCommand } from '../../cli/src/commands/convert.js';
-import { formatInspect, inspectWeights } from '../../cli/src/commands/inspect.js';
-import { assertTensors, dataPath, type ExpectedTensor, expectedFor } from './weightTestData.js';
+import { convertCommand } from '../src/commands/convert.js';
+import { formatInspect, inspectWeights } from '../src/commands/inspect.js';
+import { assertTensors, dataPath, type ExpectedTensor, expectedFor } from '../../core/test/weightTestData.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stablesr-convert-'));
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
