@@ -1,19 +1,20 @@
 // An HTTP service that upscales uploaded images: POST the image bytes to /upscale, get a PNG back.
 // The model is loaded once; at most CONCURRENCY images run at a time (p-limit) and at most QUEUE wait;
 // more get 503. A client that disconnects aborts its job.
-//   npm run example:upscale-buffer-in-a-server -- --checkpoint stablesr_000117.ckpt [--port 8080] [--steps 50]
-//   curl --data-binary @photo.jpg -o photo-4x.png http://localhost:8080/upscale
-import { encodeImage, initBackend, probeImage } from '@stablesr/core';
-import { loadStableSR } from '@stablesr/cli';
+//   npm run example:upscale-buffer-in-a-server -- --checkpoint stablesr_000117.ckpt [--port 8080] [--steps 50] [--preset 768v]
+//   curl --data-binary @photo.jpg -o photo-4x.png http://127.0.0.1:8080/upscale
+import { encodeImage, probeImage } from '@stablesr/core';
+import { StableSR } from '@stablesr/stablesr';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pLimit from 'p-limit';
-import { fail, SR_WEIGHTS, srLoadOptions, takeWeightPaths } from './weightPaths.js';
+import { fail, SR_WEIGHTS, srLoadOptions, takeValue, takeWeightPaths } from './weightPaths.js';
 import { runMain } from './runMain.js';
 
 const { paths, rest } = takeWeightPaths(process.argv.slice(2), SR_WEIGHTS);
+const loadOptions = srLoadOptions(paths, rest);
 const opt = (flag: string, fallback: number): number => {
-  const i = rest.indexOf(flag);
-  const v = i < 0 ? fallback : Number(rest[i + 1]);
+  const raw = takeValue(rest, flag);
+  const v = raw === undefined ? fallback : Number(raw);
   if (!Number.isInteger(v) || v < 0) fail(`${flag} must be a whole number`);
   return v;
 };
@@ -25,8 +26,7 @@ const MAX_UPLOAD = 20 * 1024 * 1024;
 const MAX_PIXELS = 1024 * 1024;
 
 runMain(async () => {
-  const backend = await initBackend();
-  const sr = await loadStableSR({ ...srLoadOptions(paths), backend: backend.name });
+  const sr = await StableSR.load(loadOptions);
   const limit = pLimit(CONCURRENCY);
 
   async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -60,7 +60,8 @@ runMain(async () => {
       if (info.width * info.height > MAX_PIXELS) return reply(res, 413, `image too large (${info.width}×${info.height}, at most ${MAX_PIXELS} pixels)\n`);
       const png = await limit(async () => {
         ctrl.signal.throwIfAborted();
-        const { image } = await sr.upscale(upload, { scale: 4, steps: STEPS, sampler: 'ddpm', fidelity: 0.5, colorFix: 'wavelet', seed: 42, signal: ctrl.signal });
+        // An encoded image in memory is a valid input; the other options keep the scripts' defaults (4×, DDPM, …).
+        const { image } = await sr.upscale(upload, { steps: STEPS, signal: ctrl.signal });
         return encodeImage(image, { format: 'png' });
       });
       reply(res, 200, png, 'image/png');
@@ -71,7 +72,7 @@ runMain(async () => {
     }
   });
 
-  server.listen(PORT, () => console.log(`upscaling on http://localhost:${PORT}/upscale (backend ${backend.name}, ${STEPS} steps)`));
+  server.listen(PORT, () => console.log(`upscaling on http://localhost:${PORT}/upscale (backend ${sr.backend.name}, ${STEPS} steps)`));
   process.once('SIGINT', () => {
     server.close();
     sr.dispose();

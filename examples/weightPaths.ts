@@ -1,4 +1,5 @@
 // Weight paths for the examples: `--checkpoint FILE` style arguments first, then environment variables.
+import { STABLESR_PRESETS, type StableSRLoadOptions, type StableSRPreset } from '@stablesr/stablesr';
 import { existsSync } from 'node:fs';
 
 export interface WeightSpec {
@@ -50,12 +51,31 @@ export const SR_WEIGHTS: readonly WeightSpec[] = [
   { flag: 'tokenizer', env: 'STABLESR_TOKENIZER', required: false, what: 'OpenCLIP vocabulary bpe_simple_vocab_16e6.txt.gz' },
 ];
 
-/** `StableSR.load` options from the parsed paths. */
-export function srLoadOptions(paths: Record<string, string | undefined>) {
+/** Removes `--flag VALUE` (or `--flag=VALUE`) from `rest` and returns the value (else the env variable `env`). */
+export function takeValue(rest: string[], flag: string, env?: string): string | undefined {
+  const i = rest.findIndex((a) => a === flag || a.startsWith(`${flag}=`));
+  if (i < 0) return env !== undefined ? process.env[env] || undefined : undefined;
+  const a = rest[i]!;
+  if (a.includes('=')) {
+    rest.splice(i, 1);
+    return a.slice(a.indexOf('=') + 1);
+  }
+  if (i + 1 >= rest.length) fail(`${flag} needs a value`);
+  return rest.splice(i, 2)[1]!;
+}
+
+/**
+ * `StableSR.load` options from the parsed paths, plus `--preset 512|768v` (or STABLESR_PRESET) taken from `rest`:
+ * the 768 model has the same tensor shapes as the 512 one, so only the preset tells them apart.
+ */
+export function srLoadOptions(paths: Record<string, string | undefined>, rest: string[] = []): StableSRLoadOptions {
+  const preset = takeValue(rest, '--preset', 'STABLESR_PRESET');
+  if (preset !== undefined && !(preset in STABLESR_PRESETS)) fail(`--preset must be one of ${Object.keys(STABLESR_PRESETS).join(', ')}, got "${preset}"`);
   return {
     checkpoint: paths.checkpoint!,
     ...(paths.cfw && { cfw: paths.cfw }),
     ...(paths.config && { config: paths.config }),
+    ...(preset !== undefined && { preset: preset as StableSRPreset }),
     ...(paths['text-encoder'] && { textEncoder: paths['text-encoder'] }),
     ...(paths.tokenizer && { tokenizer: paths.tokenizer }),
   };

@@ -22,30 +22,41 @@ or both folders: every image in <input> is upscaled into <output> (created if mi
 
 Weights:
   --checkpoint FILE        StableSR diffusion checkpoint (stablesr_000117.ckpt, stablesr_768v_000139.ckpt,
-                           stablesr_turbo.ckpt, or .safetensors with the same keys)          (required)
-  --cfw FILE               CFW autoencoder vqgan_cfw_00011.ckpt (without it: plain VAE decoder)
-  --config FILE.yaml       model configuration (default: recognised from the checkpoint)
+                           or .safetensors with the same keys)                                (required)
+  --cfw FILE               CFW autoencoder vqgan_cfw_00011.ckpt (without it: plain VAE decoder, --fidelity unused)
+  --preset 512|768v        built-in model configuration (default 512); the 768 model needs --preset 768v,
+                           it cannot be told apart from its weights
+  --config FILE.yaml       model configuration (official v2-finetune_text_T_*.yaml layout); sections it
+                           does not give come from --preset
   --text-encoder FILE      OpenCLIP text tower weights (default: cond_stage_model.* of the checkpoint)
-  --tokenizer FILE|DIR     bpe_simple_vocab_16e6.txt.gz, or the folder holding it
-Sampling:
-  --scale S                upscaling factor, 1…8 (default 4)
+  --tokenizer FILE|DIR     bpe_simple_vocab_16e6.txt.gz, or the folder holding it (only for --prompt /
+                           --negative-prompt)
+Sampling (defaults: the official scripts'):
+  --scale S                upscaling factor, 0 < S ≤ 8 (default 4); output is trunc(W·S) × trunc(H·S)
   --steps N                sampling steps, 1…1000 (default 200)
   --sampler ddpm|ddim      (default ddpm)
-  --tile-size N            latent tile size (8 px per unit), ≥ 8 (default 64)
-  --tile-overlap N         latent tile overlap, 0 ≤ N < tile size (default 32)
+  --eta E                  DDIM η ≥ 0 (ddim only; default 1)
+  --tile-size N            latent tile side in latent pixels (1 latent pixel = 8 image pixels), a multiple
+                           of the U-Net's downsampling (default: input size / 8, 64 for the 512 model, 96 for 768v)
+  --tile-overlap N         latent tile overlap, 0 ≤ N < tile size (default: half the tile size)
   --fidelity W             CFW fidelity weight 0…1: 0 = more generated detail, 1 = closer to input (default 0.5)
   --color-fix wavelet|adain|none   colour correction against the input (default wavelet)
   --prompt TEXT            text prompt (default "")
   --negative-prompt TEXT   negative prompt for classifier-free guidance (ddim only)
-  --guidance S             guidance scale ≥ 0 (ddim only; default 7 with --negative-prompt, else off)
+  --guidance S             guidance scale 0…100 (ddim only; default 7 with --negative-prompt, else off; 1 = off)
   --seed N                 random seed, 0…4294967295 (default 42)
+  --input-size N           model input size in pixels, a multiple of 32 (default: the config's, 512 / 768);
+                           smaller images are upscaled to it first and scaled back at the end
+  --patch-size N           pixel patch size for very large canvases, multiple of 32 ≥ input size (default 1280)
+  --patch-stride N         pixel patch stride, 1…patch size (default 1000)
 Output:
-  --quantize truncate|round   float → 8-bit rule (default truncate, as the reference scripts)
-  --bit-depth 8|16         16 is PNG only (default 8)
+  --quantize truncate|round   float → integer rule (default truncate, as the reference scripts)
+  --bit-depth 8|16         bits per sample; 16 gives real 16-bit samples, PNG only (default 8)
   --format png|jpeg|webp|tiff  output format for folders (default: that of each input)
   --concurrency N          images processed at once for folders, 1…16 (default 1)
 Runtime:
   --backend auto|wasm|cpu|tensorflow|tensorflow-gpu
+  --vae-tile-size N        images / latents larger than N pixels per side go through the VAE in tiles (default 512)
   --quiet                  no progress bar, no summary line
   --json                   print a JSON result (outputs, sizes, backend, seconds, peak memory) on stdout
   --verbose                stack traces on errors

@@ -93,7 +93,5 @@ function badUsage(msg: string): never {
   throw new UsageError(msg);
 }
 
-// The pipeline entry points as the CLI uses them (also what the examples call).
-export { loadStableSR, type StableSRLoadOptions, type StableSRModel, type StableSRUpscaleOptions, type StableSRResult } from './pipeline.js';
 export { loadTextToLatent, type TextToLatentModel, type TextToLatentOptions, type TextToLatentResult } from './generator.js';
 export { ProgressBar } from './progressBar.js';

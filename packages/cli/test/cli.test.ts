@@ -1,6 +1,7 @@
 import test from 'ava';
-import { main } from '@stablesr/cli';
+import { type CliIo, main } from '@stablesr/cli';
 import { fixturesRoot } from '@stablesr/core';
+import { StableSR, type UpscaleOptions } from '@stablesr/stablesr';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,29 +18,79 @@ const TEXT = join(fixtures, '_models/text-a/openclip_text.safetensors');
 const VOCAB = join(fixtures, 'tokenizer/bpe_simple_vocab_16e6.txt.gz');
 const CONFIG = join(repo, 'packages/cli/test/data/tiny-sr.yaml');
 
+/** The weight and config flags of the tiny fixture model (bundles sr-a + text-a). */
+const TINY = ['--checkpoint', CKPT, '--cfw', CFW, '--config', CONFIG, '--text-encoder', TEXT];
+/** The same model through the library, for comparing the CLI's files with `StableSR.upscale`. */
+let tiny: StableSR;
+
 const dir = mkdtempSync(join(tmpdir(), 'stablesr-cli-'));
 const IN = join(dir, 'in.png');
 const OUT = join(dir, 'out.png');
 const IMAGES = join(dir, 'images');
+/** 16×12 RGBA: opaque left half, transparent right half. */
+const RGBA = join(dir, 'rgba.png');
+/** A folder with one good image and one whose header reads but whose pixel data is cut off. */
+const MIXED = join(dir, 'mixed');
 test.before(async () => {
   const px = Uint8Array.from({ length: 16 * 16 * 3 }, (_, i) => (i * 37) % 256);
   await sharp(px, { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(IN);
   mkdirSync(IMAGES);
   await sharp(px, { raw: { width: 16, height: 16, channels: 3 } }).jpeg().toFile(join(IMAGES, 'a.jpg'));
   await sharp(px, { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(IMAGES, 'b.png'));
+  const rgba = new Uint8Array(16 * 12 * 4);
+  for (let y = 0; y < 12; y++) {
+    for (let x = 0; x < 16; x++) {
+      const i = (y * 16 + x) * 4;
+      rgba.set([(x * 37 + y * 11) % 256, (x * 5 + y * 53) % 256, (x * y * 7) % 256, x < 8 ? 255 : 0], i);
+    }
+  }
+  await sharp(rgba, { raw: { width: 16, height: 12, channels: 4 } }).png().toFile(RGBA);
+  mkdirSync(MIXED);
+  await sharp(px, { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(join(MIXED, 'good.png'));
+  const whole = await sharp(px, { raw: { width: 16, height: 16, channels: 3 } }).png({ compressionLevel: 0 }).toBuffer();
+  writeFileSync(join(MIXED, 'cut.png'), whole.subarray(0, whole.length >> 1));
+  tiny = await StableSR.load({ checkpoint: CKPT, cfw: CFW, config: CONFIG, textEncoder: TEXT });
   writeFileSync(join(dir, 'notes.txt'), 'not an image');
   writeFileSync(join(dir, 'fake.png'), 'not an image either');
   writeFileSync(join(dir, 'empty.png'), '');
   mkdirSync(join(dir, 'emptydir'));
   mkdirSync(join(dir, 'outdir'));
 });
-test.after.always(() => rmSync(dir, { recursive: true, force: true }));
+test.after.always(() => {
+  tiny?.dispose();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 async function run(...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  return runWith({}, ...argv);
+}
+
+async function runWith(extra: Partial<CliIo>, ...argv: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, { out: (s) => out.push(s), err: (s) => err.push(s) });
+  const code = await main(argv, { out: (s) => out.push(s), err: (s) => err.push(s), ...extra });
   return { code, out, err };
+}
+
+/** The samples of an image file as written (8- or 16-bit, all channels), decoded by sharp. */
+async function samples(path: string): Promise<{ data: Uint8Array | Uint16Array; width: number; height: number; channels: number; depth: string }> {
+  const meta = await sharp(path).metadata();
+  const wide = meta.depth === 'ushort';
+  // Without the explicit colourspace sharp converts 16-bit PNGs to 8-bit sRGB on the way out.
+  const { data, info } = await sharp(path)
+    .toColourspace(wide ? 'rgb16' : 'srgb')
+    .raw({ depth: wide ? 'ushort' : 'uchar' })
+    .toBuffer({ resolveWithObject: true });
+  const typed = wide ? new Uint16Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.length)) : new Uint8Array(data);
+  return { data: typed, width: info.width, height: info.height, channels: info.channels, depth: meta.depth ?? '' };
+}
+
+/** Largest |a − b| over two sample arrays of the same length. */
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
 }
 
 /** Every failure is exit code `code` with exactly one `stablesr: …` line on stderr matching `re`. */
@@ -60,7 +111,7 @@ test('--help lists every command; upscale --help and generate --help list their 
   for (const c of ['upscale', 'generate', 'parity', 'inspect']) t.true(main_.out.join('\n').includes(`stablesr ${c}`), c);
   const u = await run('upscale', '--help');
   t.is(u.code, 0);
-  for (const f of ['--checkpoint', '--cfw', '--config', '--text-encoder', '--tokenizer', '--scale', '--steps', '--sampler', '--tile-size', '--tile-overlap', '--fidelity', '--color-fix', '--prompt', '--negative-prompt', '--guidance', '--seed', '--backend', '--quiet', '--json', '--verbose']) {
+  for (const f of ['--checkpoint', '--cfw', '--preset', '--config', '--text-encoder', '--tokenizer', '--scale', '--steps', '--sampler', '--eta', '--tile-size', '--tile-overlap', '--fidelity', '--color-fix', '--prompt', '--negative-prompt', '--guidance', '--seed', '--input-size', '--patch-size', '--patch-stride', '--quantize', '--bit-depth', '--format', '--concurrency', '--backend', '--vae-tile-size', '--quiet', '--json', '--verbose']) {
     t.true(u.out.join('\n').includes(f), f);
   }
   const g = await run('generate', '--help');
@@ -109,16 +160,24 @@ test('unknown flags, missing values, extra arguments → exit 2', async (t) => {
 test('out-of-range and malformed numbers and choices → exit 2 naming the option', async (t) => {
   const cases: Array<[string[], RegExp]> = [
     [['--scale', '9'], /--scale must be ≤ 8, got 9/],
-    [['--scale', '0.5'], /--scale must be ≥ 1, got 0\.5/],
+    [['--scale', '0'], /--scale must be > 0, got 0/],
+    [['--scale=-2'], /--scale must be > 0, got -2/],
     [['--scale', 'x4'], /--scale must be a number, got "x4"/],
     [['--steps', '0'], /--steps must be ≥ 1, got 0/],
     [['--steps', '2.5'], /--steps must be a whole number, got "2\.5"/],
     [['--steps', '1001'], /--steps must be ≤ 1000/],
     [['--fidelity', '1.5'], /--fidelity must be ≤ 1, got 1\.5/],
     [['--fidelity=-0.1'], /--fidelity must be ≥ 0/],
-    [['--tile-size', '4'], /--tile-size must be ≥ 8/],
+    [['--tile-size', '0'], /--tile-size must be ≥ 1, got 0/],
     [['--tile-size', '32', '--tile-overlap', '32'], /--tile-overlap \(32\) must be smaller than --tile-size \(32\)/],
-    [['--tile-overlap', '64'], /--tile-overlap \(64\) must be smaller than --tile-size \(64, the default\)/],
+    [['--tile-overlap=-1'], /--tile-overlap must be ≥ 0/],
+    [['--sampler', 'ddim', '--eta=-0.5'], /--eta must be ≥ 0/],
+    [['--input-size', '100'], /--input-size must be a multiple of 32, got 100/],
+    [['--patch-size', '1000'], /--patch-size must be a multiple of 32, got 1000/],
+    [['--patch-size', '256', '--input-size', '512'], /--patch-size \(256\) must be ≥ --input-size \(512\)/],
+    [['--patch-size', '1280', '--patch-stride', '1300'], /--patch-stride \(1300\) must be ≤ --patch-size \(1280\)/],
+    [['--preset', '1024'], /--preset must be one of 512, 768v, got "1024"/],
+    [['--vae-tile-size', '4'], /--vae-tile-size must be ≥ 8/],
     [['--seed=-1'], /--seed must be ≥ 0, got -1/],
     [['--seed', '4294967296'], /--seed must be ≤ 4294967295/],
     [['--sampler', 'euler-a'], /--sampler must be one of ddpm, ddim, got "euler-a"/],
@@ -135,6 +194,7 @@ test('conflicting flags → exit 2', async (t) => {
   await failsWith(t, 2, /--quiet and --verbose contradict each other/, ...up('--quiet', '--verbose'));
   await failsWith(t, 2, /--negative-prompt needs --sampler ddim/, ...up('--negative-prompt', 'blurry'));
   await failsWith(t, 2, /--guidance needs --sampler ddim/, ...up('--guidance', '7'));
+  await failsWith(t, 2, /--eta needs --sampler ddim/, ...up('--eta', '0'));
   await failsWith(t, 2, /--format jpeg contradicts the output file name .*out\.png/, ...up('--format', 'jpeg'));
   await failsWith(t, 2, /--bit-depth 16 needs PNG output, not jpeg/, 'upscale', IN, join(dir, 'o.jpg'), '--checkpoint', CKPT, '--bit-depth', '16');
   await failsWith(t, 2, /--concurrency applies to folders only/, ...up('--concurrency', '2'));
@@ -164,9 +224,115 @@ test('the installed command: exit codes, one-line errors, --help (spawned)', (t)
   t.regex(help.stdout, /stablesr upscale <input> <output> --checkpoint FILE/);
   const bad = cli('upscale', IN, OUT, '--checkpoint', CKPT, '--scale', '0');
   t.is(bad.status, 2);
-  t.deepEqual(bad.stderr.trim().split('\n'), ['stablesr: --scale must be ≥ 1, got 0']);
+  t.deepEqual(bad.stderr.trim().split('\n'), ['stablesr: --scale must be > 0, got 0']);
   t.is(bad.stdout, '');
   t.false(existsSync(OUT));
+});
+
+test('options that depend on the model are checked by the pipeline and reported as usage errors with the flag', async (t) => {
+  // The tiny U-Net downsamples by 4 (channel_mult [1, 1, 1]); its default tile is image_size / 8 = 8 latent pixels.
+  await failsWith(t, 2, /^stablesr: --tile-size must be a multiple of 4 \(the U-Net's downsampling\), in latent pixels, got 6$/, 'upscale', IN, join(dir, 'm1.png'), ...TINY, '--steps', '1', '--tile-size', '6');
+  await failsWith(t, 2, /^stablesr: --tile-overlap \(8\) must be smaller than --tile-size \(8\)$/, 'upscale', IN, join(dir, 'm2.png'), ...TINY, '--steps', '1', '--tile-overlap', '8');
+  await failsWith(t, 2, /--patch-size must be a multiple of 32 ≥ --input-size \(64\), got 32/, 'upscale', IN, join(dir, 'm3.png'), ...TINY, '--steps', '1', '--patch-size', '32');
+  // A bad option fails the whole batch at once rather than every image in turn.
+  await failsWith(t, 2, /--tile-size must be a multiple of 4/, 'upscale', IMAGES, join(dir, 'm4'), ...TINY, '--steps', '1', '--tile-size', '6');
+  t.deepEqual(readdirSync(dir).filter((f) => /^m\d/.test(f)), []);
+});
+
+test('a real upscale of a 16×16 image with the tiny fixture model (2 DDPM steps): JSON result, pixels equal StableSR.upscale', async (t) => {
+  const out = join(dir, 'real-out.png');
+  const r = await run('upscale', IN, out, ...TINY, '--tokenizer', VOCAB, '--steps', '2', '--seed', '7', '--json');
+  t.is(r.code, 0, r.err.join(' | '));
+  t.deepEqual(r.err, []);
+  const res = JSON.parse(r.out.join('\n'));
+  t.is(res.command, 'upscale');
+  t.true(res.ok);
+  t.is(res.backend, 'wasm');
+  t.is(res.images.length, 1);
+  t.is(res.images[0].input, IN);
+  t.is(res.images[0].output, out);
+  t.deepEqual(res.images[0].inputSize, { width: 16, height: 16 });
+  t.deepEqual(res.images[0].outputSize, { width: 64, height: 64 });
+  // 2 steps × 1 latent tile (the 8×8 latent of the 64×64 canvas fits the default 8×8 tile) × 1 pixel patch.
+  t.is(res.images[0].evaluations, 2);
+  t.is(res.images[0].seed, 7);
+  t.true(res.images[0].seconds >= 0);
+  t.true(res.peakRssBytes > 0);
+  const got = await samples(out);
+  t.deepEqual([got.width, got.height, got.channels, got.depth], [64, 64, 3, 'uchar']);
+  const ref = await tiny.upscale(IN, { steps: 2, seed: 7 });
+  t.is(maxAbsDiff(got.data, ref.image.data), 0);
+});
+
+test('an RGBA image keeps its alpha; --bit-depth 16 writes real 16-bit samples and --quantize round is passed through', async (t) => {
+  const out = join(dir, 'rgba-out.png');
+  const r = await run('upscale', RGBA, out, ...TINY, '--steps', '2', '--seed', '3', '--bit-depth', '16', '--quantize', 'round', '--quiet');
+  t.is(r.code, 0, r.err.join(' | '));
+  t.deepEqual([r.out, r.err], [[], []]);
+  const got = await samples(out);
+  t.deepEqual([got.width, got.height, got.channels, got.depth], [64, 48, 4, 'ushort']);
+  const opts: UpscaleOptions = { steps: 2, seed: 3, bitDepth: 16, quantize: 'round' };
+  const ref = await tiny.upscale(RGBA, opts);
+  t.true(ref.image.data instanceof Uint16Array);
+  t.is(maxAbsDiff(got.data, ref.image.data), 0);
+  // Not 8-bit values scaled by 257: most samples carry information below the 8-bit step.
+  const fine = Array.from(got.data).filter((v) => v % 257 !== 0).length;
+  t.true(fine > got.data.length / 2, `${fine} of ${got.data.length} samples off the 8-bit grid`);
+  // Alpha: opaque far left, transparent far right (the bicubic resize only blends near the edge at x = 32).
+  const alpha = (x: number, y: number) => got.data[(y * 64 + x) * 4 + 3]!;
+  for (const y of [0, 20, 47]) {
+    t.is(alpha(0, y), 65535);
+    t.is(alpha(63, y), 0);
+  }
+  // The same call at 8 bits, truncated: every sample is the 16-bit one rescaled, within one 8-bit step.
+  const out8 = join(dir, 'rgba-out8.png');
+  t.is((await run('upscale', RGBA, out8, ...TINY, '--steps', '2', '--seed', '3', '--quiet')).code, 0);
+  const got8 = await samples(out8);
+  t.deepEqual([got8.channels, got8.depth], [4, 'uchar']);
+  const rescaled = Array.from(got.data, (v) => (v / 65535) * 255);
+  t.true(maxAbsDiff(got8.data, rescaled) <= 1, `max 8/16-bit difference ${maxAbsDiff(got8.data, rescaled)}`);
+  // truncate (default) vs round at 8 bits: round − truncate ∈ {0, 1}, and round does round up somewhere.
+  const outRound = join(dir, 'rgba-out8r.png');
+  t.is((await run('upscale', RGBA, outRound, ...TINY, '--steps', '2', '--seed', '3', '--quantize', 'round', '--quiet')).code, 0);
+  const gotRound = await samples(outRound);
+  const delta = Array.from(gotRound.data, (v, i) => v - got8.data[i]!);
+  t.true(delta.every((d) => d === 0 || d === 1));
+  t.true(delta.some((d) => d === 1));
+});
+
+test('a folder of images is upscaled into a new folder with a summary line', async (t) => {
+  const outDir = join(dir, 'batch-out');
+  const r = await run('upscale', IMAGES, outDir, ...TINY, '--tokenizer', VOCAB, '--steps', '1', '--concurrency', '2', '--format', 'png');
+  t.is(r.code, 0, r.err.join(' | '));
+  t.deepEqual(readdirSync(outDir).sort(), ['a.png', 'b.png']);
+  for (const f of ['a.png', 'b.png']) {
+    const m = await sharp(join(outDir, f)).metadata();
+    t.deepEqual([m.format, m.width, m.height], ['png', 64, 64], f);
+  }
+  t.regex(r.out.at(-1) ?? '', /^upscaled 2 of 2 images into .*batch-out in [\d.]+ s \(backend \w+, peak memory [\d.]+ [kMG]?B\)$/);
+  // --json for a folder: one entry per image, in name order.
+  const outJson = join(dir, 'batch-json');
+  const j = await run('upscale', IMAGES, outJson, ...TINY, '--steps', '1', '--json');
+  t.is(j.code, 0, j.err.join(' | '));
+  const res = JSON.parse(j.out.join('\n'));
+  t.true(res.ok);
+  t.deepEqual(res.images.map((i: { output: string }) => i.output), [join(outJson, 'a.jpg'), join(outJson, 'b.png')]);
+  t.deepEqual(res.images.map((i: { outputSize: unknown }) => i.outputSize), [{ width: 64, height: 64 }, { width: 64, height: 64 }]);
+});
+
+test('in a folder, an image that cannot be decoded fails alone: the others are written, exit 1, no partial file', async (t) => {
+  const outDir = join(dir, 'mixed-out');
+  const r = await run('upscale', MIXED, outDir, ...TINY, '--steps', '1', '--json');
+  t.is(r.code, 1);
+  const res = JSON.parse(r.out.join('\n'));
+  t.false(res.ok);
+  const byName = Object.fromEntries(res.images.map((i: { input: string }) => [i.input, i]));
+  t.deepEqual(byName[join(MIXED, 'good.png')].outputSize, { width: 64, height: 64 });
+  t.regex(byName[join(MIXED, 'cut.png')].error, /cut\.png: cannot decode image/);
+  t.is(byName[join(MIXED, 'cut.png')].outputSize, undefined);
+  t.deepEqual(readdirSync(outDir), ['good.png']);
+  t.is(r.err.length, 1);
+  t.regex(r.err[0]!, /^stablesr: .*cut\.png: cannot decode image/);
 });
 
 test('no output file is left behind when a run fails', async (t) => {
@@ -183,27 +349,26 @@ test('no output file is left behind when a run fails', async (t) => {
   t.is(v.code, 1);
   t.true(v.err.length > 1, '--verbose adds the stack');
   t.regex(v.err[1] ?? '', /at /);
+  // A single image that cannot be decoded (the header reads, the pixel data is cut off).
+  const c = await run('upscale', join(MIXED, 'cut.png'), out, ...TINY, '--steps', '1');
+  t.is(c.code, 1);
+  t.deepEqual(c.err.length, 1);
+  t.regex(c.err[0]!, /^stablesr: .*cut\.png: cannot decode image/);
+  t.false(existsSync(out));
 });
 
-test('a real upscale of a 16×16 image with the tiny fixture model (2 DDPM steps), JSON result', async (t) => {
-  const out = join(dir, 'real-out.png');
-  const r = await run('upscale', IN, out, '--checkpoint', CKPT, '--cfw', CFW, '--config', CONFIG, '--text-encoder', TEXT, '--tokenizer', VOCAB, '--steps', '2', '--seed', '7', '--json');
-  t.is(r.code, 0, r.err.join(' | '));
-  const res = JSON.parse(r.out.join('\n'));
-  t.is(res.command, 'upscale');
-  t.true(res.ok);
-  t.is(res.images.length, 1);
-  t.deepEqual(res.images[0].inputSize, { width: 16, height: 16 });
-  t.deepEqual(res.images[0].outputSize, { width: 64, height: 64 });
-  t.true(res.peakRssBytes > 0);
-  const meta = await sharp(out).metadata();
-  t.deepEqual([meta.format, meta.width, meta.height], ['png', 64, 64]);
-});
-
-test('a folder of images is upscaled into a new folder with a summary line', async (t) => {
-  const outDir = join(dir, 'batch-out');
-  const r = await run('upscale', IMAGES, outDir, '--checkpoint', CKPT, '--cfw', CFW, '--config', CONFIG, '--text-encoder', TEXT, '--tokenizer', VOCAB, '--steps', '1', '--concurrency', '2', '--format', 'png');
-  t.is(r.code, 0, r.err.join(' | '));
-  t.deepEqual(readdirSync(outDir).sort(), ['a.png', 'b.png']);
-  t.regex(r.out.at(-1) ?? '', /^upscaled 2 of 2 images into .*batch-out in [\d.]+ s \(backend \w+, peak memory [\d.]+ [kMG]?B\)$/);
+test('Ctrl-C during sampling stops the run: "interrupted", exit 1, no output file or folder', async (t) => {
+  for (const [input, output] of [[IN, join(dir, 'abort-out.png')], [IMAGES, join(dir, 'abort-dir')]] as const) {
+    const ctrl = new AbortController();
+    let writes = 0;
+    // The progress bar draws on the first sampling step: abort there, as a SIGINT handler would.
+    const progress = { columns: 80, write: () => (writes++, ctrl.abort()) };
+    const r = await runWith({ signal: ctrl.signal, progress }, 'upscale', input, output, ...TINY, '--steps', '4');
+    t.true(writes > 0);
+    t.is(r.code, 1, r.err.join(' | '));
+    t.deepEqual(r.err, ['stablesr: interrupted']);
+    t.deepEqual(r.out, []);
+    t.false(existsSync(output));
+    t.deepEqual(readdirSync(dir).filter((f) => f.includes('abort-')), []);
+  }
 });

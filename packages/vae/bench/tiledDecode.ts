@@ -1,7 +1,9 @@
-// Peak memory of decoding a 2048×2048 image (latent 256×256) tiled vs untiled, with the public
-// fixtures' tiny autoencoder shape (ch 32, ch_mult [1,1,1,1]) and synthetic weights.
-// Each mode runs in its own process so that its peak RSS is its own.
-//   npm run bench -- tiledDecode            (STABLESR_BENCH_SIZE=1024 for a quicker run)
+// Peak memory of decoding tiled vs untiled, with the public fixtures' tiny autoencoder shape
+// (ch 32, ch_mult [1,1,1,1]) and synthetic weights: 1024×1024 both ways, and 2048×2048 tiled.
+// Untiled 2048×2048 runs the 4 GB wasm heap out after ~4 minutes (measured: "memory access out of
+// bounds", peak RSS 4 GB), so it only runs with STABLESR_BENCH_FULL=1.
+// Each run is its own process so that its peak RSS is its own.
+//   npm run bench -- tiledDecode
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { initBackend } from '@stablesr/core';
@@ -12,15 +14,14 @@ const CONFIG: AutoencoderKLConfig = {
   embed_dim: 4,
   ddconfig: { double_z: true, z_channels: 4, resolution: 64, in_channels: 3, out_ch: 3, ch: 32, ch_mult: [1, 1, 1, 1], num_res_blocks: 1, attn_resolutions: [] },
 };
-const SIZE = Number(process.env.STABLESR_BENCH_SIZE ?? 2048);
 const TILE = 32; // latent pixels (256 image pixels)
 const MB = 1024 * 1024;
 
-async function child(mode: 'tiled' | 'untiled'): Promise<void> {
+async function child(mode: 'tiled' | 'untiled', size: number): Promise<void> {
   const backend = await initBackend();
   const vae = loadAutoencoderKL(CONFIG, syntheticWeights(recordKeys((v) => loadAutoencoderKL(CONFIG, v, { strict: false }), disposeAutoencoderKL), 1));
   const f = vae.downsamplingFactor;
-  const z = randomTensor([1, SIZE / f, SIZE / f, 4], 2);
+  const z = randomTensor([1, size / f, size / f, 4], 2);
   const t0 = performance.now();
   let result: Record<string, unknown>;
   try {
@@ -40,9 +41,15 @@ async function child(mode: 'tiled' | 'untiled'): Promise<void> {
 }
 
 function main(): void {
-  console.log(`decode ${SIZE}×${SIZE} (latent ${SIZE / 8}×${SIZE / 8}), ch 32, ch_mult [1,1,1,1]; tiled with ${TILE}-latent-pixel tiles`);
-  for (const mode of ['tiled', 'untiled'] as const) {
-    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, mode], { encoding: 'utf8', timeout: 10 * 60 * 1000 });
+  console.log(`ch 32, ch_mult [1,1,1,1]; tiles of ${TILE} latent pixels (${TILE * 8} image pixels)`);
+  const runs: [number, 'tiled' | 'untiled'][] = [
+    [1024, 'tiled'],
+    [1024, 'untiled'],
+    [2048, 'tiled'],
+  ];
+  if (process.env.STABLESR_BENCH_FULL) runs.push([2048, 'untiled']);
+  for (const [size, mode] of runs) {
+    const r = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!, mode, String(size)], { encoding: 'utf8', timeout: 10 * 60 * 1000 });
     const line = r.stdout.trim().split('\n').pop() ?? '';
     let res: { ok?: boolean; peakTensorMB?: number; seconds?: number; maxRssMB?: number; error?: string; backend?: string };
     try {
@@ -53,10 +60,10 @@ function main(): void {
     const status = res.ok ? `peak tensors ${res.peakTensorMB!.toFixed(0)} MB` : `FAILED (${res.error})`;
     const rss = res.maxRssMB !== undefined ? `, peak RSS ${res.maxRssMB.toFixed(0)} MB` : '';
     const time = res.seconds !== undefined ? `, ${res.seconds.toFixed(1)} s` : '';
-    console.log(`${mode.padEnd(8)} ${status}${rss}${time}${res.backend ? ` [${res.backend}]` : ''}`);
+    console.log(`decode ${size}×${size} ${mode.padEnd(8)} ${status}${rss}${time}${res.backend ? ` [${res.backend}]` : ''}`);
   }
 }
 
 const mode = process.argv[2];
-if (mode === 'tiled' || mode === 'untiled') await child(mode);
+if (mode === 'tiled' || mode === 'untiled') await child(mode, Number(process.argv[3]));
 else main();

@@ -1,9 +1,9 @@
-import { initBackend, probeImage, writeImage, type ImageInfo } from '@stablesr/core';
+import { initBackend, probeImage, writeImage, type ImageInfo, type ProgressCallback } from '@stablesr/core';
+import { StableSR, type UpscaleOptions } from '@stablesr/stablesr';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import pLimit from 'p-limit';
 import type { CliIo } from '../cliIo.js';
-import { loadStableSR, type StableSRUpscaleOptions } from '../pipeline.js';
 import { ProgressBar } from '../progressBar.js';
 import { formatBytes, peakRssBytes } from '../resourceUsage.js';
 import type { UpscaleCliOptions } from '../upscaleOptions.js';
@@ -16,6 +16,10 @@ export interface UpscaleImageResult {
   output: string;
   inputSize: { width: number; height: number };
   outputSize?: { width: number; height: number };
+  /** U-Net evaluations (steps × latent tiles × pixel patches). */
+  evaluations?: number;
+  /** The seed the noise was drawn with. */
+  seed?: number;
   seconds: number;
   error?: string;
 }
@@ -48,13 +52,15 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
 
   const backend = await initBackend(opts.backend);
   const bar = new ProgressBar(opts.quiet ? undefined : io.progress);
-  const sr = await loadStableSR({
+  const sr = await StableSR.load({
     checkpoint: opts.checkpoint,
     backend: backend.name,
     ...(opts.cfw !== undefined && { cfw: opts.cfw }),
     ...(opts.config !== undefined && { config: opts.config }),
+    ...(opts.preset !== undefined && { preset: opts.preset }),
     ...(opts.textEncoder !== undefined && { textEncoder: opts.textEncoder }),
     ...(opts.tokenizer !== undefined && { tokenizer: opts.tokenizer }),
+    ...(opts.vaeTileSize !== undefined && { vaeTileSize: opts.vaeTileSize }),
   });
   const results: UpscaleImageResult[] = [];
   try {
@@ -66,7 +72,7 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
           const label = opts.batch ? `[${i + 1}/${total}] ${basename(job.input)}` : '';
           const r = await runJob(job, infos.get(job.input)!, label);
           results[i] = r;
-          if (opts.batch && !opts.quiet && !opts.json) bar.log(r.error ? `failed ${job.input}: ${r.error}` : `wrote ${r.output} (${size(r.inputSize)} → ${size(r.outputSize!)}, ${r.seconds.toFixed(1)} s)`, io.err);
+          if (opts.batch && !opts.quiet && !opts.json) bar.log(r.error ? `failed ${failure(r)}` : `wrote ${r.output} (${size(r.inputSize)} → ${size(r.outputSize!)}, ${r.seconds.toFixed(1)} s)`, io.err);
         }),
       ),
     );
@@ -79,7 +85,7 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
   const run: UpscaleRunResult = { command: 'upscale', ok: failed.length === 0, backend: backend.name, seconds: round1((performance.now() - t0) / 1000), peakRssBytes: peakRssBytes(), images: results };
   if (opts.json) io.out(JSON.stringify(run, null, 2));
   else if (!opts.quiet) io.out(summary(run, opts));
-  if (opts.batch) for (const f of failed) io.err(`stablesr: ${f.input}: ${f.error}`);
+  if (opts.batch) for (const f of failed) io.err(`stablesr: ${failure(f)}`);
   return failed.length === 0 ? 0 : 1;
 
   async function runJob(job: UpscaleJob, info: ImageInfo, label: string): Promise<UpscaleImageResult> {
@@ -87,30 +93,91 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
     const base: UpscaleImageResult = { input: job.input, output: job.output, inputSize: { width: info.width, height: info.height }, seconds: 0 };
     try {
       io.signal?.throwIfAborted();
-      const res = await sr.upscale(job.input, upscaleOptions(opts, (ev) => bar.update(ev, label), io.signal));
+      let res;
+      try {
+        res = await sr.upscale(job.input, upscaleOptions(opts, (ev) => bar.update(ev, label), io.signal));
+      } catch (e) {
+        throw asUsageError(e);
+      }
       mkdirSync(dirname(job.output), { recursive: true });
-      await writeImage(job.output, res.image, { format: job.format, grayscale: info.grayscale, bitDepth: opts.bitDepth, quantize: opts.quantize });
-      return { ...base, outputSize: { width: res.image.width, height: res.image.height }, seconds: round1((performance.now() - start) / 1000) };
+      // The samples already have the requested depth (quantised by the pipeline): written as they are.
+      await writeImage(job.output, res.image, { format: job.format, grayscale: info.grayscale });
+      return {
+        ...base,
+        outputSize: { width: res.image.width, height: res.image.height },
+        evaluations: res.evaluations,
+        ...(res.seed !== undefined && { seed: res.seed }),
+        seconds: round1((performance.now() - start) / 1000),
+      };
     } catch (e) {
-      // Ctrl-C stops the whole batch, not just this image.
-      if (io.signal?.aborted) throw e;
+      // Ctrl-C stops the whole batch, not just this image; so does a bad option, which would fail every image.
+      if (io.signal?.aborted || e instanceof UsageError) throw e;
       if (!opts.batch) throw e;
       return { ...base, seconds: round1((performance.now() - start) / 1000), error: (e as Error).message.split('\n')[0]! };
     }
   }
 }
 
-/** The pipeline options for one image. */
-export function upscaleOptions(opts: UpscaleCliOptions, onProgress: StableSRUpscaleOptions['onProgress'], signal?: AbortSignal): StableSRUpscaleOptions {
-  const o: StableSRUpscaleOptions = { scale: opts.scale, steps: opts.steps, sampler: opts.sampler, fidelity: opts.fidelity, colorFix: opts.colorFix, seed: opts.seed };
+/** The pipeline options for one image: what was given on the command line, the library's defaults for the rest. */
+export function upscaleOptions(opts: UpscaleCliOptions, onProgress?: ProgressCallback, signal?: AbortSignal): UpscaleOptions {
+  const o: UpscaleOptions = { bitDepth: opts.bitDepth };
+  if (opts.scale !== undefined) o.scale = opts.scale;
+  if (opts.steps !== undefined) o.steps = opts.steps;
+  if (opts.sampler !== undefined) o.sampler = opts.sampler;
+  if (opts.eta !== undefined) o.eta = opts.eta;
   if (opts.tileSize !== undefined) o.tileSize = opts.tileSize;
   if (opts.tileOverlap !== undefined) o.tileOverlap = opts.tileOverlap;
+  if (opts.fidelity !== undefined) o.fidelity = opts.fidelity;
+  if (opts.colorFix !== undefined) o.colorFix = opts.colorFix;
+  if (opts.seed !== undefined) o.seed = opts.seed;
   if (opts.prompt !== undefined) o.prompt = opts.prompt;
   if (opts.negativePrompt !== undefined) o.negativePrompt = opts.negativePrompt;
   if (opts.guidance !== undefined) o.guidanceScale = opts.guidance;
+  if (opts.inputSize !== undefined) o.inputSize = opts.inputSize;
+  if (opts.patchSize !== undefined) o.patchSize = opts.patchSize;
+  if (opts.patchStride !== undefined) o.patchStride = opts.patchStride;
+  if (opts.quantize !== undefined) o.quantize = opts.quantize;
   if (onProgress) o.onProgress = onProgress;
   if (signal) o.signal = signal;
   return o;
+}
+
+/** Library option names → the flags that set them. */
+const FLAG_OF: Record<string, string> = {
+  scale: '--scale',
+  steps: '--steps',
+  sampler: '--sampler',
+  eta: '--eta',
+  tileSize: '--tile-size',
+  tileOverlap: '--tile-overlap',
+  fidelity: '--fidelity',
+  colorFix: '--color-fix',
+  seed: '--seed',
+  prompt: '--prompt',
+  negativePrompt: '--negative-prompt',
+  guidanceScale: '--guidance',
+  inputSize: '--input-size',
+  patchSize: '--patch-size',
+  patchStride: '--patch-stride',
+  quantize: '--quantize',
+  bitDepth: '--bit-depth',
+};
+
+/**
+ * `StableSR.upscale` checks the options that depend on the loaded model (e.g. tile sizes must be multiples of
+ * its U-Net's downsampling) and names them `upscale: option tileSize …`; that is bad usage, reported with the
+ * flags' names.
+ */
+function asUsageError(e: unknown): unknown {
+  const m = /^upscale: option (\w+) ([^\n]*)/.exec((e as Error)?.message ?? '');
+  if (!m || !FLAG_OF[m[1]!]) return e;
+  const rest = m[2]!.replace(/\b(\w+)(?= \()/g, (w) => FLAG_OF[w] ?? w);
+  return new UsageError(`${FLAG_OF[m[1]!]} ${rest}`);
+}
+
+/** `input: error`, without naming the input twice when the error already does. */
+function failure(r: UpscaleImageResult): string {
+  return r.error!.includes(r.input) ? r.error! : `${r.input}: ${r.error}`;
 }
 
 function size(s: { width: number; height: number }): string {
