@@ -92,9 +92,10 @@ const OPTIONS = {
 } as const;
 
 /**
- * Parses and validates `stablesr upscale` arguments completely before anything is loaded: numbers and ranges,
- * choices, conflicting flags, weight files, input images and output paths. Any problem is a {@link UsageError}
- * (exit code 2) with one line naming the option or file. Returns `'help'` for `--help`.
+ * Parses and validates `stablesr upscale` arguments before anything is loaded: numbers and ranges, choices,
+ * conflicting flags, weight files, input images and output paths. Any problem is a {@link UsageError}
+ * (exit code 2) with one line naming the option or file. Rules that depend on the model (tile sizes vs. its
+ * U-Net) are the library's, checked once it is loaded and reported the same way. Returns `'help'` for `--help`.
  */
 export function parseUpscaleArgs(args: string[]): UpscaleCliOptions | 'help' {
   const { values: v, positionals } = parseCommandArgs('upscale', args, OPTIONS);

@@ -188,7 +188,7 @@ test.serial('StableSR ResBlock rule: out_layers.0 has one group per channel when
         return tf.reshape(tf.div(tf.sub(g, m), tf.sqrt(tf.add(va, 1e-5))), [1, 4, 4, 32]);
       };
       const conv = (v: tf.Tensor4D, k: string, bias: string, kk: number): tf.Tensor4D =>
-        tf.add(tf.conv2d(v, tf.transpose(tf.tensor(tensors[k as keyof typeof tensors].data, [...tensors[k as keyof typeof tensors].shape]), [2, 3, 1, 0]) as tf.Tensor4D, 1, kk === 3 ? 'same' : 'valid'), tf.tensor(tensors[bias as keyof typeof tensors].data));
+        tf.add(tf.conv2d(v, tf.transpose(tf.tensor4d(tensors[k as keyof typeof tensors].data, tensors[k as keyof typeof tensors].shape as [number, number, number, number]), [2, 3, 1, 0]) as tf.Tensor4D, 1, kk === 3 ? 'same' : 'valid'), tf.tensor(tensors[bias as keyof typeof tensors].data));
       // The first norm: 32 channels in 32 groups is also per channel.
       let h = gn32(x);
       h = tf.add(tf.mul(h, tensors['in_layers.0.weight'].data as unknown as number[]), tensors['in_layers.0.bias'].data as unknown as number[]) as tf.Tensor4D;
