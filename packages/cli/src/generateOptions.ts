@@ -1,4 +1,5 @@
 import { BACKEND_CHOICES, OUTPUT_EXTENSIONS, type BackendChoice } from '@stablesr/core';
+import { TEXT_TO_LATENT_PRESETS, type TextToLatentPreset } from '@stablesr/unet';
 import { extname } from 'node:path';
 import { requireFile, requireFileOrDir, requireWritableFile } from './options/checkPaths.js';
 import { parseChoice } from './options/parseChoice.js';
@@ -17,6 +18,7 @@ export interface GenerateCliOptions {
   negativePrompt?: string;
   checkpoint: string;
   config?: string;
+  preset?: TextToLatentPreset;
   textEncoder?: string;
   tokenizer?: string;
   vae?: string;
@@ -39,6 +41,7 @@ const OPTIONS = {
   'negative-prompt': { type: 'string' },
   checkpoint: { type: 'string' },
   config: { type: 'string' },
+  preset: { type: 'string' },
   'text-encoder': { type: 'string' },
   tokenizer: { type: 'string' },
   vae: { type: 'string' },
@@ -94,6 +97,8 @@ export function parseGenerateArgs(args: string[]): GenerateCliOptions | 'help' {
     if (!['.yaml', '.yml', '.json'].includes(extname(v.config).toLowerCase())) throw new UsageError(`--config: expected a .yaml, .yml or .json file, got ${v.config}`);
     opts.config = requireFile('--config', v.config);
   }
+  const preset = parseChoice('--preset', v.preset, Object.keys(TEXT_TO_LATENT_PRESETS) as TextToLatentPreset[]);
+  if (preset !== undefined) opts.preset = preset;
   if (v['text-encoder'] !== undefined) opts.textEncoder = requireFileOrDir('--text-encoder', v['text-encoder']);
   if (v.tokenizer !== undefined) opts.tokenizer = requireFileOrDir('--tokenizer', v.tokenizer);
   if (v.vae !== undefined) {

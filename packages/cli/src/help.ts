@@ -70,7 +70,10 @@ export const GENERATE_HELP = `stablesr generate --prompt TEXT --checkpoint FILE 
   --prompt TEXT            what to generate                                                  (required)
   --negative-prompt TEXT   what to steer away from (the unconditional branch of guidance)
   --checkpoint FILE        SD 2.x checkpoint with model.diffusion_model.*                     (required)
-  --config FILE.yaml       model configuration (default: recognised from the checkpoint)
+  --preset 512|768v        built-in SD 2.1 configuration (default 512, ε-prediction); SD 2.1 768 (v) needs
+                           --preset 768v: the two cannot be told apart from their weights
+  --config FILE.yaml       model configuration (official v2-inference*.yaml layout); sections it does not
+                           give come from --preset
   --text-encoder FILE      OpenCLIP text tower weights (default: cond_stage_model.* of the checkpoint)
   --tokenizer FILE|DIR     bpe_simple_vocab_16e6.txt.gz, or the folder holding it
   --vae FILE               first-stage VAE weights for --image-out (default: the checkpoint)

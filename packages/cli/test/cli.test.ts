@@ -3,7 +3,7 @@ import { type CliIo, main } from '@stablesr/cli';
 import { fixturesRoot } from '@stablesr/core';
 import { StableSR, type UpscaleOptions } from '@stablesr/stablesr';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -214,6 +214,7 @@ test('generate validates its options', async (t) => {
   await failsWith(t, 2, /--image-out: unsupported output format "\.gif"/, ...g('--image-out', join(dir, 'x.gif')));
   await failsWith(t, 2, /--negative-prompt has no effect with --guidance 1/, ...g('--negative-prompt', 'dog', '--guidance', '1'));
   await failsWith(t, 2, /unexpected argument stray/, ...g('stray'));
+  await failsWith(t, 2, /--preset must be one of 512, 768v, got "1024"/, ...g('--preset', '1024'));
   t.false(existsSync(lat));
 });
 
@@ -371,4 +372,27 @@ test('Ctrl-C during sampling stops the run: "interrupted", exit 1, no output fil
     t.false(existsSync(output));
     t.deepEqual(readdirSync(dir).filter((f) => f.includes('abort-')), []);
   }
+});
+
+/** How many outputs a fixture's manifest lists (one free-running comparison line each). */
+function outputCount(name: string): number {
+  return Object.keys((JSON.parse(readFileSync(join(fixtures, name, 'manifest.json'), 'utf8')) as { outputs: object }).outputs).length;
+}
+
+test('parity runs fixture folders (a root folder stands for the fixtures inside it) and ends with the count line', async (t) => {
+  const one = await run('parity', join(fixtures, 'schedule'), join(fixtures, 'colorfix'));
+  t.is(one.code, 0, one.out.join('\n'));
+  t.is(one.out.at(-1), `${outputCount('schedule') + outputCount('colorfix')} passed, 0 failed`);
+  // A folder of fixtures expands to each of them; here a copy-free root made of symlinks to two fixtures.
+  const root = join(dir, 'fixture-root');
+  mkdirSync(root);
+  symlinkSync(join(fixtures, 'schedule'), join(root, 'schedule'));
+  symlinkSync(join(fixtures, 'vae.posterior'), join(root, 'vae.posterior'));
+  const all = await run('parity', root, '--mode', 'free');
+  t.is(all.code, 0, all.out.join('\n'));
+  t.is(all.out.at(-1), `${outputCount('schedule') + outputCount('vae.posterior')} passed, 0 failed`);
+  // A folder that is not a fixture fails with the reason and a non-zero exit.
+  const bad = await run('parity', join(dir, 'emptydir'));
+  t.is(bad.code, 1);
+  t.regex(bad.out.join('\n'), /not a fixture folder \(no manifest\.json\)[\s\S]*0 passed, 1 failed$/);
 });

@@ -1,13 +1,19 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compareArrays, encodeSafetensors, formatParityLine, runFixture, type ParityKinds } from '@stablesr/core';
 
+const made: string[] = [];
+test.after.always(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
 /** A synthetic fixture: y = 2·x, with a stepwise output. */
 function makeFixture(kind = 'double'): string {
   const dir = mkdtempSync(join(tmpdir(), 'stablesr-fx-'));
+  made.push(dir);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'io.safetensors'), encodeSafetensors({
     x: { shape: [1, 2, 1, 2], data: Float32Array.from([1, 2, 3, 4]) },

@@ -40,9 +40,11 @@ test('gaussian tile weights: x centre (w − 1)/2, y centre h/2', (t) => {
 test('image patches follow ImageSpliterTh.extract_starts', (t) => {
   t.deepEqual(patchStarts(1280, 1280, 1000), [0]);
   t.deepEqual(patchStarts(1500, 1280, 1000), [0, 220]);
-  t.deepEqual(patchStarts(2100, 1280, 1000), [0, 1000, 820]); // the last start moves back: reference behaviour
+  t.deepEqual(patchStarts(2100, 1280, 1000), [0, 820]); // 1000 and 2000 overrun: both move back to 820 (reference)
+  t.deepEqual(patchStarts(2048, 1280, 1000), [0, 768]);
+  t.deepEqual(patchStarts(8192, 1280, 1000), [0, 1000, 2000, 3000, 4000, 5000, 6000, 6912]);
   t.deepEqual(patchStarts(3000, 1280, 1000), [0, 1000, 1720]);
   const plan = imagePatchPlan(1500, 2100);
-  t.deepEqual(plan.map((p) => [p.y0, p.x0]), [[0, 0], [220, 0], [0, 1000], [220, 1000], [0, 820], [220, 820]]);
+  t.deepEqual(plan.map((p) => [p.y0, p.x0]), [[0, 0], [220, 0], [0, 820], [220, 820]]);
   t.throws(() => patchStarts(10, 4, 5), { message: /stride/ });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type NoiseSource, type ProgressCallback, gaussianTileWeights, imagePatchPlan, throwIfAborted } from '@stablesr/core';
+import { type NoiseSource, type ProgressCallback, imagePatchPlan, throwIfAborted } from '@stablesr/core';
 import {
   type DdimArrays,
   type DiffusionSchedule,
@@ -16,7 +16,9 @@ import {
 } from '@stablesr/unet';
 import { type ColorFixKind, applyColorFix } from './colorFix.js';
 import { type Conditioning, type WindowEvaluator, windowEvaluator } from './guidedDenoiser.js';
-import { type CanvasGeometry, postprocessCanvas, preprocessCanvas } from './preprocess.js';
+import { canvasWindow } from './canvasWindow.js';
+import { type CanvasColumns, type PatchBlend, PatchBlender } from './patchBlender.js';
+import { type CanvasGeometry, canvasGeometry, postprocessCanvas, postprocessSize, preprocessCanvas } from './preprocess.js';
 import { type LatentPosterior, type SRModels, disposePosterior } from './srModels.js';
 import { evaluateTiled } from './tiledSampling.js';
 
@@ -210,59 +212,146 @@ export interface SuperResolveOptions extends CanvasRunOptions {
   patchSize: number;
   patchStride: number;
   /** How overlapping pixel patches are averaged: `uniform` (DDPM script) or `gaussian` (DDIM script). */
-  patchBlend: 'uniform' | 'gaussian';
+  patchBlend: PatchBlend;
 }
+
+/**
+ * Canvases above the patch size, patch by patch (README 7.13, `ImageSpliterTh`): every patch's canvas window is
+ * computed from the LR image ({@link canvasWindow}), sampled, decoded and colour-fixed on its own
+ * ({@link superResolveCanvas}), downloaded and blended on the host ({@link PatchBlender}), which hands finished
+ * columns (canvas values in [-1, 1]) to `emit`. The backend never holds more than one patch's working set.
+ */
+async function superResolvePatches(
+  models: SRModels,
+  lr: tf.Tensor4D,
+  g: CanvasGeometry,
+  cond: Conditioning,
+  p: SamplingParams,
+  sched: SamplerSchedules,
+  opts: SuperResolveOptions,
+  emit: (cols: CanvasColumns) => void,
+): Promise<void> {
+  const b = lr.shape[0];
+  const c = lr.shape[3];
+  const hp = g.oriH + g.padH;
+  const wp = g.oriW + g.padW;
+  const plan = imagePatchPlan(hp, wp, opts.patchSize, opts.patchStride);
+  const blender = new PatchBlender(b, hp, wp, c, plan, opts.patchBlend, emit);
+  for (let i = 0; i < plan.length; i++) {
+    const q = plan[i]!;
+    const patch = canvasWindow(lr, g, q);
+    let out: tf.Tensor4D;
+    try {
+      out = await superResolveCanvas(models, patch, cond, p, sched, opts);
+    } finally {
+      patch.dispose();
+    }
+    let data: Float32Array;
+    try {
+      data = await out.data<'float32'>();
+    } finally {
+      out.dispose();
+    }
+    blender.add(data);
+    opts.onProgress?.({ stage: 'patch', done: i + 1, total: plan.length, detail: { y0: q.y0, x0: q.x0 } });
+  }
+}
+
+const fitsOnePatch = (g: CanvasGeometry, o: Pick<SuperResolveOptions, 'patchSize'>) => g.oriH + g.padH <= o.patchSize && g.oriW + g.padW <= o.patchSize;
 
 /**
  * The whole canvas-script pipeline on an LR image (NHWC in [-1, 1]): bicubic upscale + reflect pad,
  * pixel patches of at most `patchSize` (each sampled, decoded and colour-fixed on its own, then averaged),
  * post-processing (downscale when the input was upscaled beyond `upscale`, crop). Returns NHWC in [0, 1].
+ * The result is one tensor of the output's size; {@link superResolveStrips} keeps large outputs off the backend.
  */
 export async function superResolve(models: SRModels, lr: tf.Tensor4D, cond: Conditioning, p: SamplingParams, opts: SuperResolveOptions & { schedule: ScheduleParams }): Promise<{ image: tf.Tensor4D; geometry: CanvasGeometry }> {
   checkTiling(p);
   const sched = buildSchedules(opts.schedule, p.sampler, p.steps, p.eta);
-  const { image: canvas, geometry } = preprocessCanvas(lr, opts.inputSize, opts.upscale);
-  try {
-    const [b, hp, wp, c] = canvas.shape;
-    let fixed: tf.Tensor4D;
-    if (hp <= opts.patchSize && wp <= opts.patchSize) {
+  const [b, h, w, c] = lr.shape;
+  const geometry = canvasGeometry(h, w, opts.inputSize, opts.upscale);
+  let fixed: tf.Tensor4D;
+  if (fitsOnePatch(geometry, opts)) {
+    const { image: canvas } = preprocessCanvas(lr, opts.inputSize, opts.upscale);
+    try {
       fixed = await superResolveCanvas(models, canvas, cond, p, sched, opts);
-    } else {
-      const plan = imagePatchPlan(hp, wp, opts.patchSize, opts.patchStride);
-      let acc: tf.Tensor4D = tf.zeros([b, hp, wp, c]);
-      let count: tf.Tensor4D = tf.zeros([1, hp, wp, 1]);
-      try {
-        for (let i = 0; i < plan.length; i++) {
-          const q = plan[i]!;
-          const patch = tf.slice(canvas, [0, q.y0, q.x0, 0], [b, q.h, q.w, c]);
-          let out: tf.Tensor4D;
-          try {
-            out = await superResolveCanvas(models, patch, cond, p, sched, opts);
-          } finally {
-            patch.dispose();
-          }
-          const [nextAcc, nextCount] = tf.tidy(() => {
-            const wgt = opts.patchBlend === 'gaussian' ? tf.tensor4d(Float32Array.from(gaussianTileWeights(q.w, q.h)), [1, q.h, q.w, 1]) : tf.ones([1, q.h, q.w, 1]);
-            const pads: [number, number][] = [[0, 0], [q.y0, hp - q.y0 - q.h], [q.x0, wp - q.x0 - q.w], [0, 0]];
-            return [tf.add(acc, tf.pad(tf.mul(out, wgt), pads)) as tf.Tensor4D, tf.add(count, tf.pad(wgt, pads)) as tf.Tensor4D];
-          });
-          out.dispose();
-          tf.dispose([acc, count]);
-          acc = nextAcc;
-          count = nextCount;
-          opts.onProgress?.({ stage: 'patch', done: i + 1, total: plan.length, detail: { y0: q.y0, x0: q.x0 } });
+    } finally {
+      canvas.dispose();
+    }
+  } else {
+    const hp = geometry.oriH + geometry.padH;
+    const wp = geometry.oriW + geometry.padW;
+    const all = new Float32Array(b * hp * wp * c);
+    await superResolvePatches(models, lr, geometry, cond, p, sched, opts, ({ x0, width, data }) => {
+      for (let r = 0; r < b * hp; r++) all.set(data.subarray(r * width * c, (r + 1) * width * c), (r * wp + x0) * c);
+    });
+    fixed = tf.tensor4d(all, [b, hp, wp, c]);
+  }
+  try {
+    return { image: postprocessCanvas(fixed, geometry), geometry };
+  } finally {
+    fixed.dispose();
+  }
+}
+
+/** Output columns `[x0, x0 + width)` of {@link superResolveStrips}: NHWC `[batch, height, width, C]` in [0, 1], row-major. */
+export interface OutputStrip {
+  x0: number;
+  width: number;
+  height: number;
+  data: Float32Array;
+}
+
+/**
+ * {@link superResolve} delivering the output as column strips (left to right) instead of one tensor, for
+ * images above the patch size: patch outputs are blended on the host and post-processed
+ * (`clamp((x + 1)/2, 0, 1)`, crop) column by column, so neither the upscaled canvas nor the output is ever
+ * whole, in the backend or on the host; the caller decides where the strips go (e.g. straight into 8-bit
+ * samples). Canvases within one patch, and inputs upscaled beyond `upscale` (their output is a bicubic
+ * downscale of the whole canvas, at most `inputSize` + 32 pixels on its short side), come as one strip.
+ * Returns the output size.
+ */
+export async function superResolveStrips(
+  models: SRModels,
+  lr: tf.Tensor4D,
+  cond: Conditioning,
+  p: SamplingParams,
+  opts: SuperResolveOptions & { schedule: ScheduleParams },
+  write: (strip: OutputStrip) => void,
+): Promise<{ height: number; width: number; geometry: CanvasGeometry }> {
+  const [b, h, w, c] = lr.shape;
+  const g = canvasGeometry(h, w, opts.inputSize, opts.upscale);
+  if (fitsOnePatch(g, opts) || g.upsampleScale > g.upscale) {
+    const { image } = await superResolve(models, lr, cond, p, opts);
+    try {
+      const [, oh, ow] = image.shape;
+      write({ x0: 0, width: ow, height: oh, data: await image.data<'float32'>() });
+      return { height: oh, width: ow, geometry: g };
+    } finally {
+      image.dispose();
+    }
+  }
+  checkTiling(p);
+  const sched = buildSchedules(opts.schedule, p.sampler, p.steps, p.eta);
+  const hp = g.oriH + g.padH;
+  const [oh, ow] = postprocessSize(hp, g.oriW + g.padW, g);
+  await superResolvePatches(models, lr, g, cond, p, sched, opts, ({ x0, width, data }) => {
+    const x1 = Math.min(x0 + width, ow);
+    if (x1 <= x0) return;
+    const sw = x1 - x0;
+    const out = new Float32Array(b * oh * sw * c);
+    for (let bb = 0; bb < b; bb++) {
+      for (let y = 0; y < oh; y++) {
+        const src = (bb * hp + y) * width * c;
+        const dst = (bb * oh + y) * sw * c;
+        // postprocessCanvas without the downscale: clamp((x + 1) / 2, 0, 1) in float32.
+        for (let k = 0; k < sw * c; k++) {
+          const v = Math.fround(Math.fround(data[src + k]! + 1) / 2);
+          out[dst + k] = v > 1 ? 1 : v >= 0 ? v : 0;
         }
-        fixed = tf.div(acc, count);
-      } finally {
-        tf.dispose([acc, count]);
       }
     }
-    try {
-      return { image: postprocessCanvas(fixed, geometry), geometry };
-    } finally {
-      fixed.dispose();
-    }
-  } finally {
-    canvas.dispose();
-  }
+    write({ x0, width: sw, height: oh, data: out });
+  });
+  return { height: oh, width: ow, geometry: g };
 }

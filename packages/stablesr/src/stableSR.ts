@@ -23,11 +23,11 @@ import {
 } from '@stablesr/core';
 import { COLOR_FIX_KINDS, type ColorFixKind } from './colorFix.js';
 import { type Conditioning } from './guidedDenoiser.js';
-import { canvasGeometry } from './preprocess.js';
+import { canvasGeometry, postprocessSize } from './preprocess.js';
 import { PromptEncoder, findTextTower } from './promptEncoder.js';
 import { type SRModels } from './srModels.js';
 import { type SRNetworks, assertStableSRCheckpoint, loadSRNetworks } from './srNetworks.js';
-import { type SamplerKind, superResolve } from './srPipeline.js';
+import { type SamplerKind, superResolveStrips } from './srPipeline.js';
 import { STABLESR_PRESETS, type StableSRConfig, type StableSRPreset, loadStableSRConfigFile, parseStableSRConfig } from './stableSRConfig.js';
 
 /** Options of {@link StableSR.load}. */
@@ -316,7 +316,16 @@ export class StableSR {
       const cond = this.conditioning(o);
       owned.push(cond.context, ...(cond.uncondContext ? [cond.uncondContext] : []));
       const noise = options.noise ?? new SeededNoise(o.seed);
-      const { image } = await superResolve(
+      // The output is written strip by strip straight into its samples (RGB, or RGBA leaving room for the alpha):
+      // the API returns exactly the requested size, the top-left part of the reference's output (the reference
+      // crops the downscaled canvas to the pre-padding size of the *upscaled* canvas, which keeps some padding
+      // when the input was upscaled beyond `scale`).
+      const [ph, pw] = postprocessSize(hp, wp, g);
+      const oh = Math.min(ph, Math.trunc(h * o.scale));
+      const ow = Math.min(pw, Math.trunc(w * o.scale));
+      const channels = decoded.alpha ? 4 : 3;
+      const data = o.bitDepth === 16 ? new Uint16Array(ow * oh * channels) : new Uint8Array(ow * oh * channels);
+      const size = await superResolveStrips(
         models,
         decoded.rgb,
         cond,
@@ -335,23 +344,25 @@ export class StableSR {
           signal: options.signal,
           ...(onProgress ? { onProgress: (e) => e.stage !== 'sample' && e.stage !== 'tile' && onProgress(e) } : {}),
         },
+        (strip) => {
+          const sw = Math.min(strip.width, ow - strip.x0);
+          if (sw <= 0) return;
+          for (let y = 0; y < Math.min(strip.height, oh); y++) {
+            const row = quantize(strip.data.subarray(y * strip.width * 3, (y * strip.width + sw) * 3), { mode: o.quantize, bitDepth: o.bitDepth, signed: false });
+            const base = (y * ow + strip.x0) * channels;
+            if (channels === 3) data.set(row, base);
+            else for (let x = 0; x < sw; x++) data.set(row.subarray(x * 3, x * 3 + 3), base + x * 4);
+          }
+        },
       );
-      owned.push(image);
-      // The reference crops the downscaled canvas to the pre-padding size of the *upscaled* canvas, which keeps
-      // some padding when the input was upscaled beyond `scale` (small inputs); the API returns exactly the
-      // requested size, the top-left part of the reference's output.
-      const oh = Math.min(image.shape[1], Math.trunc(h * o.scale));
-      const ow = Math.min(image.shape[2], Math.trunc(w * o.scale));
-      const cropped = oh === image.shape[1] && ow === image.shape[2] ? image : tf.slice(image, [0, 0, 0, 0], [1, oh, ow, 3]);
-      if (cropped !== image) owned.push(cropped);
-      const rgb = quantize(await cropped.data<'float32'>(), { mode: o.quantize, bitDepth: o.bitDepth, signed: false });
-      let out: RawImage = { data: rgb, width: ow, height: oh, channels: 3 };
+      if (size.height < oh || size.width < ow) throw new Error(`internal: output ${size.width}×${size.height} smaller than ${ow}×${oh}`);
       if (decoded.alpha) {
         const a = await resizeAlpha(decoded.alpha, ow, oh);
         const av = quantize(await a.data<'float32'>(), { mode: o.quantize, bitDepth: o.bitDepth, signed: false });
         a.dispose();
-        out = { data: interleaveAlpha(rgb, av), width: ow, height: oh, channels: 4 };
+        for (let k = 0; k < av.length; k++) data[k * 4 + 3] = av[k]!;
       }
+      const out: RawImage = { data, width: ow, height: oh, channels };
       return {
         image: out,
         width: ow,
@@ -457,16 +468,4 @@ async function decodeInput(input: UpscaleInput): Promise<{ rgb: tf.Tensor4D; alp
   if (input === undefined || input === null) throw new Error('upscale: no input image');
   const d = await readImage(input);
   return { rgb: d.rgb, ...(d.alpha ? { alpha: d.alpha } : {}), grayscale: d.grayscale, owned: true };
-}
-
-function interleaveAlpha(rgb: Uint8Array | Uint16Array, alpha: Uint8Array | Uint16Array): Uint8Array | Uint16Array {
-  const n = alpha.length;
-  const out = rgb instanceof Uint16Array ? new Uint16Array(n * 4) : new Uint8Array(n * 4);
-  for (let p = 0; p < n; p++) {
-    out[p * 4] = rgb[p * 3]!;
-    out[p * 4 + 1] = rgb[p * 3 + 1]!;
-    out[p * 4 + 2] = rgb[p * 3 + 2]!;
-    out[p * 4 + 3] = alpha[p]!;
-  }
-  return out;
 }

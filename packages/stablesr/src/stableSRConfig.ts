@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { configNumber as num, ldmModelParams, ldmSection } from '@stablesr/core';
+import { OPEN_CLIP_TEXT_ARCHS, type OpenClipTextCfg, SD2_AUTOENCODER_CONFIG, SD2_UNET_CONFIG, readConfigFile } from '@stablesr/unet';
 
 /**
  * The model configuration of a StableSR checkpoint, in the layout of the official YAML
@@ -28,41 +28,10 @@ export interface StableSRConfig {
 }
 
 /** open_clip `text_cfg`. */
-export interface OpenClipTextConfig {
-  context_length: number;
-  vocab_size: number;
-  width: number;
-  heads: number;
-  layers: number;
-}
+export type OpenClipTextConfig = OpenClipTextCfg;
 
-/** Text towers of the open_clip architectures StableSR uses (open_clip v2.0.2 `model_configs/*.json`). */
-export const OPEN_CLIP_TEXT_CONFIGS: Readonly<Record<string, OpenClipTextConfig>> = {
-  'ViT-H-14': { context_length: 77, vocab_size: 49408, width: 1024, heads: 16, layers: 24 },
-};
-
-const SD2_VAE = {
-  embed_dim: 4,
-  ddconfig: { double_z: true, z_channels: 4, resolution: 512, in_channels: 3, out_ch: 3, ch: 128, ch_mult: [1, 2, 4, 4], num_res_blocks: 2, attn_resolutions: [], dropout: 0.0 },
-};
-
-const UNET_DUALCOND_V2 = {
-  image_size: 32,
-  in_channels: 4,
-  out_channels: 4,
-  model_channels: 320,
-  attention_resolutions: [4, 2, 1],
-  num_res_blocks: 2,
-  channel_mult: [1, 2, 4, 4],
-  num_head_channels: 64,
-  use_spatial_transformer: true,
-  use_linear_in_transformer: true,
-  transformer_depth: 1,
-  context_dim: 1024,
-  use_checkpoint: false,
-  legacy: false,
-  semb_channels: 256,
-};
+/** SD 2.x's U-Net plus StableSR's SPADE conditioning width (`UNetModelDualcondV2`). */
+const UNET_DUALCOND_V2 = { ...SD2_UNET_CONFIG, use_checkpoint: false, semb_channels: 256 };
 
 const STRUCTCOND = {
   image_size: 96,
@@ -94,11 +63,12 @@ function preset(parameterization: 'eps' | 'v', imageSize: number): StableSRConfi
     scale_factor: 0.18215,
     image_size: imageSize,
     unet_config: { ...UNET_DUALCOND_V2 },
-    first_stage_config: { embed_dim: 4, ddconfig: { ...SD2_VAE.ddconfig, resolution: imageSize } },
-    cond_stage_config: { layer: 'penultimate', arch: 'ViT-H-14', text_cfg: OPEN_CLIP_TEXT_CONFIGS['ViT-H-14']! },
+    // The released YAMLs give the autoencoders `resolution: 512` (it only places `attn_resolutions`, empty here).
+    first_stage_config: { embed_dim: 4, ddconfig: { ...SD2_AUTOENCODER_CONFIG.ddconfig, resolution: imageSize } },
+    cond_stage_config: { layer: 'penultimate', arch: 'ViT-H-14', text_cfg: OPEN_CLIP_TEXT_ARCHS['ViT-H-14']! },
     structcond_stage_config: { ...STRUCTCOND },
     // The released CFW config (num_fuse_block: Decoder_Mix default 2).
-    cfw_config: { embed_dim: 4, ddconfig: { ...SD2_VAE.ddconfig, num_fuse_block: 2 } },
+    cfw_config: { embed_dim: 4, ddconfig: { ...SD2_AUTOENCODER_CONFIG.ddconfig, resolution: 512, num_fuse_block: 2 } },
   };
 }
 
@@ -113,24 +83,6 @@ export const STABLESR_PRESETS: Readonly<Record<'512' | '768v', StableSRConfig>> 
 };
 export type StableSRPreset = keyof typeof STABLESR_PRESETS;
 
-/** The section named `name` of a config object: a key equal to it, or `"name (Class)"` (fixture manifests). */
-function section(obj: Record<string, unknown>, name: string): Record<string, unknown> | undefined {
-  for (const [k, v] of Object.entries(obj)) if (k.split(' (')[0] === name && v && typeof v === 'object') return v as Record<string, unknown>;
-  return undefined;
-}
-
-/** `{target, params}` → params; a bare params object stays as is. */
-function paramsOf(v: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
-  if (!v) return undefined;
-  return v.params && typeof v.params === 'object' && 'target' in v ? (v.params as Record<string, unknown>) : v;
-}
-
-function num(v: unknown, where: string, fallback: number): number {
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}: expected a number, got ${JSON.stringify(v)}`);
-  return v;
-}
-
 /**
  * Reads a StableSR model configuration from a parsed YAML / JSON object: the official layout
  * (`model: {target, params: {unet_config: {target, params}, …}}`), its `model.params` alone, or a fixture
@@ -138,10 +90,8 @@ function num(v: unknown, where: string, fallback: number): number {
  * fall back to `base` (default: the 512 preset); `source` names the file in errors.
  */
 export function parseStableSRConfig(raw: unknown, source = 'config', base: StableSRConfig = STABLESR_PRESETS['512']): StableSRConfig {
-  if (!raw || typeof raw !== 'object') throw new Error(`${source}: expected a mapping at the top level`);
-  let obj = raw as Record<string, unknown>;
-  if (obj.model && typeof obj.model === 'object') obj = paramsOf(obj.model as Record<string, unknown>)!;
-  const p = (name: string) => paramsOf(section(obj, name));
+  const obj = ldmModelParams(raw, source);
+  const p = (name: string) => ldmSection(obj, name)?.params;
   const param = obj.parameterization ?? base.parameterization;
   if (param !== 'eps' && param !== 'v') throw new Error(`${source}: parameterization must be "eps" or "v", got ${JSON.stringify(param)}`);
   const unet = p('unet_config');
@@ -154,8 +104,8 @@ export function parseStableSRConfig(raw: unknown, source = 'config', base: Stabl
   const arch = typeof condRaw?.arch === 'string' ? condRaw.arch : base.cond_stage_config.arch;
   const clipCfg = condRaw?.open_clip_model_cfg as { text_cfg?: OpenClipTextConfig } | undefined;
   // `text_cfg` directly in the section: a StableSRConfig object passed back in.
-  const textCfg = clipCfg?.text_cfg ?? (condRaw?.text_cfg as OpenClipTextConfig | undefined) ?? OPEN_CLIP_TEXT_CONFIGS[arch] ?? (condRaw ? undefined : base.cond_stage_config.text_cfg);
-  if (!textCfg) throw new Error(`${source}: unknown open_clip arch "${arch}" (known: ${Object.keys(OPEN_CLIP_TEXT_CONFIGS).join(', ')}); give cond_stage_config.open_clip_model_cfg.text_cfg`);
+  const textCfg = clipCfg?.text_cfg ?? (condRaw?.text_cfg as OpenClipTextConfig | undefined) ?? OPEN_CLIP_TEXT_ARCHS[arch] ?? (condRaw ? undefined : base.cond_stage_config.text_cfg);
+  if (!textCfg) throw new Error(`${source}: unknown open_clip arch "${arch}" (known: ${Object.keys(OPEN_CLIP_TEXT_ARCHS).join(', ')}); give cond_stage_config.open_clip_model_cfg.text_cfg`);
   const firstStage = (first ?? base.first_stage_config) as StableSRConfig['first_stage_config'];
   return {
     parameterization: param,
@@ -175,11 +125,5 @@ export function parseStableSRConfig(raw: unknown, source = 'config', base: Stabl
 
 /** Reads a YAML (or JSON) config file. */
 export function loadStableSRConfigFile(path: string, base?: StableSRConfig): StableSRConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: cannot read the config (${(e as Error).message})`);
-  }
-  return parseStableSRConfig(raw, path, base);
+  return parseStableSRConfig(readConfigFile(path), path, base);
 }

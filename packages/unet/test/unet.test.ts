@@ -16,6 +16,7 @@ import {
   pickConfig,
   timestepEmbedding,
   unetForward,
+  type UNet,
   type UNetConfig,
 } from '../src/index.js';
 
@@ -37,13 +38,27 @@ const root = fixturesRoot();
 const unetDir = root ? join(root, 'unet') : undefined;
 
 if (unetDir) {
-  test.serial('U-Net: no tensor leak across repeated forwards, same result each time', (t) => {
+  /** Runs `body` on the `unet` fixture with its U-Net loaded and inputs read (NHWC x, context, timesteps); all released after. */
+  const withUNetFixture = (body: (a: { fx: Fixture; cfg: UNetConfig; unet: UNet; x: tf.Tensor4D; ctx: tf.Tensor3D; ts: number[] }) => void): void => {
     const fx = new Fixture(unetDir);
     try {
-      const unet = loadUNet(pickConfig<UNetConfig>(fx.config, 'unet_config'), fx.weights(0));
+      const cfg = pickConfig<UNetConfig>(fx.config, 'unet_config');
+      const unet = loadUNet(cfg, fx.weights(0));
       const x = fx.inputNhwc('x') as tf.Tensor4D;
       const ctx = fx.input('context') as tf.Tensor3D;
-      const ts = Array.from(fx.input('t').dataSync());
+      try {
+        body({ fx, cfg, unet, x, ctx, ts: Array.from(fx.input('t').dataSync()) });
+      } finally {
+        tf.dispose([x, ctx]);
+        disposeUNet(unet);
+      }
+    } finally {
+      fx.close();
+    }
+  };
+
+  test.serial('U-Net: no tensor leak across repeated forwards, same result each time', (t) => {
+    withUNetFixture(({ unet, x, ctx, ts }) => {
       const run = (): Float32Array => {
         const y = unetForward(unet, x, ts, ctx);
         const d = y.dataSync() as Float32Array;
@@ -56,19 +71,11 @@ if (unetDir) {
       run();
       t.is(tf.memory().numTensors, before);
       t.deepEqual(Array.from(second), Array.from(first));
-      tf.dispose([x, ctx]);
-      disposeUNet(unet);
-    } finally {
-      fx.close();
-    }
+    });
   });
 
   test.serial('U-Net: batch of 2 with different timesteps equals two single runs', (t) => {
-    const fx = new Fixture(unetDir);
-    try {
-      const unet = loadUNet(pickConfig<UNetConfig>(fx.config, 'unet_config'), fx.weights(0));
-      const x = fx.inputNhwc('x') as tf.Tensor4D;
-      const ctx = fx.input('context') as tf.Tensor3D;
+    withUNetFixture(({ unet, x, ctx }) => {
       const x2 = tf.concat([x, tf.reverse(x, 1)]);
       const ctx2 = tf.concat([ctx, tf.reverse(ctx, 1)]);
       const both = unetForward(unet, x2, [10, 700], ctx2);
@@ -76,20 +83,12 @@ if (unetDir) {
       const b = unetForward(unet, tf.reverse(x, 1) as tf.Tensor4D, [700], tf.reverse(ctx, 1) as tf.Tensor3D);
       const diff = tf.max(tf.abs(tf.sub(both, tf.concat([a, b])))).dataSync()[0]!;
       t.true(diff < 1e-4, `max diff ${diff}`);
-      tf.dispose([x, ctx, x2, ctx2, both, a, b]);
-      disposeUNet(unet);
-    } finally {
-      fx.close();
-    }
+      tf.dispose([x2, ctx2, both, a, b]);
+    });
   });
 
   test.serial('U-Net: chunked attention / feed-forward (small memory budget) gives the same output', (t) => {
-    const fx = new Fixture(unetDir);
-    try {
-      const unet = loadUNet(pickConfig<UNetConfig>(fx.config, 'unet_config'), fx.weights(0));
-      const x = fx.inputNhwc('x') as tf.Tensor4D;
-      const ctx = fx.input('context') as tf.Tensor3D;
-      const ts = Array.from(fx.input('t').dataSync());
+    withUNetFixture(({ fx, unet, x, ctx, ts }) => {
       const whole = unetForward(unet, x, ts, ctx);
       // 256 tokens × 256 keys × 4 bytes: a 4 KiB budget forces 4-row attention chunks (and 4-token feed-forward chunks).
       const chunked = unetForward(unet, x, ts, ctx, undefined, { attention: { scoreBudgetBytes: 4096 } });
@@ -99,30 +98,20 @@ if (unetDir) {
       const nchw = nhwcToNchw(chunked);
       const err = tf.max(tf.abs(tf.sub(nchw, expected))).dataSync()[0]!;
       t.true(err < fx.manifest.outputs.eps!.atol, `chunked max error ${err}`);
-      tf.dispose([x, ctx, whole, chunked, expected, nchw]);
-      disposeUNet(unet);
-    } finally {
-      fx.close();
-    }
+      tf.dispose([whole, chunked, expected, nchw]);
+    });
   });
 
   test.serial('U-Net: a context of the wrong width is a clear error naming both widths', (t) => {
-    const fx = new Fixture(unetDir);
-    try {
-      const cfg = pickConfig<UNetConfig>(fx.config, 'unet_config');
-      const unet = loadUNet(cfg, fx.weights(0));
-      const x = fx.inputNhwc('x') as tf.Tensor4D;
+    withUNetFixture(({ cfg, unet, x }) => {
       const bad = tf.zeros([1, 77, 24]) as tf.Tensor3D;
       const before = tf.memory().numTensors;
       const err = t.throws(() => unetForward(unet, x, [1], bad));
       t.regex(err!.message, /context width 24/);
       t.regex(err!.message, new RegExp(`context_dim ${cfg.context_dim}`));
       t.is(tf.memory().numTensors, before);
-      tf.dispose([x, bad]);
-      disposeUNet(unet);
-    } finally {
-      fx.close();
-    }
+      bad.dispose();
+    });
   });
 
   test.serial('U-Net: a config that does not fit the checkpoint names the key', (t) => {

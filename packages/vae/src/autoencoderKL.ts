@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Conv2d, type NoiseSource, type ProgressCallback, type WeightView, WeightFileError, conv2d, loadConv2d } from '@stablesr/core';
+import { type Conv2d, type NoiseSource, type ProgressCallback, type WeightView, WeightFileError, conv2d, disposeModule, loadConv2d } from '@stablesr/core';
 import { type AutoencoderKLConfig, SD_SCALE_FACTOR, downsamplingFactor } from './config.js';
 import { type Decoder, decoderForward, loadDecoder } from './decoder.js';
 import { type DiagonalGaussian, diagonalGaussian, disposeDiagonalGaussian, sampleDiagonalGaussian } from './diagonalGaussian.js';
-import { disposeModule } from './disposeModule.js';
 import { type Encoder, encoderForward, loadEncoder } from './encoder.js';
 import { tensorOps } from './featureOps.js';
 import { traceProgram } from './tiled/program.js';

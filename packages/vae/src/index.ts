@@ -12,7 +12,6 @@ export * from './encoder.js';
 export * from './decoder.js';
 export * from './diagonalGaussian.js';
 export * from './autoencoderKL.js';
-export * from './disposeModule.js';
 export * from './diffusersKeys.js';
 export * from './cfw/resBlock.js';
 export * from './cfw/residualDenseBlock.js';

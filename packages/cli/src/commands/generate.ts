@@ -46,6 +46,7 @@ export async function generateCommand(opts: GenerateCliOptions, io: CliIo): Prom
     checkpoint: opts.checkpoint,
     backend: backend.name,
     ...(opts.config !== undefined && { config: opts.config }),
+    ...(opts.preset !== undefined && { preset: opts.preset }),
     ...(opts.textEncoder !== undefined && { textEncoder: opts.textEncoder }),
     ...(opts.tokenizer !== undefined && { tokenizer: opts.tokenizer }),
     ...(opts.vae !== undefined && { vae: opts.vae }),

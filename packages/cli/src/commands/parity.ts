@@ -1,5 +1,6 @@
-import { formatParityLine, initBackend, runFixture, type BackendChoice, type ParityMode } from '@stablesr/core';
+import { formatParityLine, initBackend, listFixtures, runFixture, type BackendChoice, type ParityMode } from '@stablesr/core';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { allParityKinds } from '../kinds.js';
 import { UsageError } from '../usageError.js';
 
@@ -14,11 +15,12 @@ export interface ParityOptions {
 export async function parityCommand(opts: ParityOptions): Promise<number> {
   if (opts.dirs.length === 0) throw new UsageError('parity: give at least one fixture folder');
   for (const d of opts.dirs) if (!existsSync(d)) throw new UsageError(`parity: no such fixture folder: ${d}`);
+  const dirs = opts.dirs.flatMap(expandFixtureRoot);
   const backend = await initBackend(opts.backend);
   opts.out(`backend: ${backend.name}`);
   let passed = 0;
   let failed = 0;
-  for (const dir of opts.dirs) {
+  for (const dir of dirs) {
     try {
       const lines = await runFixture(dir, allParityKinds, opts.modes);
       for (const l of lines) {
@@ -33,4 +35,11 @@ export async function parityCommand(opts: ParityOptions): Promise<number> {
   }
   opts.out(`${passed} passed, ${failed} failed`);
   return failed === 0 ? 0 : 1;
+}
+
+/** A folder without a manifest that holds fixture folders (e.g. `../shared/fixtures`) stands for all of them. */
+function expandFixtureRoot(dir: string): string[] {
+  if (existsSync(join(dir, 'manifest.json'))) return [dir];
+  const inside = listFixtures(dir);
+  return inside.length > 0 ? inside : [dir];
 }

@@ -38,17 +38,28 @@ function cubic2(x: number): number {
 
 /** Row-major [outSize, inSize] matrix of PyTorch bicubic interpolation (A = −0.75, borders clamped). */
 export function bicubicMatrix(inSize: number, outSize: number): Float32Array {
+  return bicubicMatrixRows(inSize, outSize, 0, outSize);
+}
+
+/**
+ * Rows `start … start + count − 1` of {@link bicubicMatrix} (row-major [count, inSize]), so that a window of a
+ * large upscaled image can be computed without the whole [outSize, inSize] matrix.
+ */
+export function bicubicMatrixRows(inSize: number, outSize: number, start: number, count: number): Float32Array {
   checkSizes('bicubic resize', inSize, outSize);
-  const m = new Float32Array(outSize * inSize);
+  if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 0 || start + count > outSize) {
+    throw new Error(`bicubic resize: rows [${start}, ${start + count}) outside the ${outSize} output rows`);
+  }
+  const m = new Float32Array(count * inSize);
   const scale = f32(inSize / outSize);
-  for (let o = 0; o < outSize; o++) {
-    const { index, lambda } = guard(sourceIndex(scale, o, true), inSize);
+  for (let r = 0; r < count; r++) {
+    const { index, lambda } = guard(sourceIndex(scale, start + r, true), inSize);
     const t = lambda;
     const coeffs = [cubic2(f32(t + 1)), cubic1(t), cubic1(f32(1 - t)), cubic2(f32(f32(1 - t) + 1))];
     for (let j = 0; j < 4; j++) {
       // Taps outside the image read the border pixel (ATen `upsample_get_value_bounded`).
       const src = Math.max(Math.min(index - 1 + j, inSize - 1), 0);
-      m[o * inSize + src] = f32(m[o * inSize + src]! + coeffs[j]!);
+      m[r * inSize + src] = f32(m[r * inSize + src]! + coeffs[j]!);
     }
   }
   return m;

@@ -1,26 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 
-export interface AttentionOptions {
-  /** Multiplier of q·kᵀ (default d^−½). */
-  scale?: number;
-  /** Additive mask broadcastable to [Nq, Nk] (e.g. a causal mask of −∞ above the diagonal). */
-  mask?: tf.Tensor2D;
-}
-
-/**
- * softmax(q·kᵀ·scale + mask)·v for q [BH, Nq, d], k [BH, Nk, d], v [BH, Nk, dv] → [BH, Nq, dv].
- * The one attention kernel of the library (VAE, U-Net, time-aware encoder, text towers).
- */
-export function scaledDotProductAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, opts: AttentionOptions = {}): tf.Tensor3D {
-  return tf.tidy(() => {
-    const d = q.shape[2];
-    const scale = opts.scale ?? 1 / Math.sqrt(d);
-    let scores = tf.mul(tf.matMul(q, k, false, true), scale);
-    if (opts.mask) scores = tf.add(scores, opts.mask);
-    return tf.matMul(tf.softmax(scores), v) as tf.Tensor3D;
-  });
-}
-
 export interface MultiHeadAttentionOptions {
   /** Multiplier of q·kᵀ (default d^−½ with d the per-head query width). */
   scale?: number;
@@ -31,6 +10,11 @@ export interface MultiHeadAttentionOptions {
    * activations with it.)
    */
   scoreBudgetBytes?: number;
+  /**
+   * Additive mask [Nq, Nk] (or [1, Nk]) added to the scaled scores of every batch row and head before the
+   * softmax, e.g. a causal mask of −∞ above the diagonal (text towers).
+   */
+  mask?: tf.Tensor2D;
 }
 
 /** Default {@link MultiHeadAttentionOptions.scoreBudgetBytes}. */
@@ -42,13 +26,15 @@ export function attentionChunkRows(nq: number, nk: number, budgetBytes = DEFAULT
 }
 
 /**
- * Multi-head softmax attention on token layouts: q [B, Nq, H·d], k [B, Nk, H·d], v [B, Nk, H·dv] with
+ * Multi-head softmax attention on token layouts (the one attention kernel of the library: VAE, U-Net,
+ * time-aware encoder, text towers): q [B, Nq, H·d], k [B, Nk, H·d], v [B, Nk, H·dv] with
  * heads split contiguously along the channel axis (einops `(h d)`) → [B, Nq, H·dv].
  *
  * Computed per batch row and head as 2-D matMuls with kᵀ materialised once per head (on wasm this runs at
  * ~20 GFLOP/s, against ~2 for one batched 3-D matMul and ~4 for 2-D matMuls with `transposeB`; measured by
  * packages/unet/bench/attention.ts), over query chunks bounded by
- * {@link MultiHeadAttentionOptions.scoreBudgetBytes}. Softmax runs in float32 over the key axis.
+ * {@link MultiHeadAttentionOptions.scoreBudgetBytes}. Softmax runs in float32 over the key axis, after the
+ * optional additive {@link MultiHeadAttentionOptions.mask}.
  */
 export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, heads: number, opts: MultiHeadAttentionOptions = {}): tf.Tensor3D {
   const [b, nq, cq] = q.shape;
@@ -58,6 +44,10 @@ export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
   if (nv !== nk) throw new Error(`attention: k has ${nk} tokens but v has ${nv}`);
   if (cq !== ck) throw new Error(`attention: q width ${cq} ≠ k width ${ck}`);
   if (cq % heads !== 0 || cv % heads !== 0) throw new Error(`attention: widths ${cq}/${cv} do not split into ${heads} heads`);
+  const mask = opts.mask;
+  if (mask && ((mask.shape[0] !== nq && mask.shape[0] !== 1) || mask.shape[1] !== nk)) {
+    throw new Error(`attention: mask shape [${mask.shape}] does not broadcast to the scores [${nq}, ${nk}]`);
+  }
   const d = cq / heads;
   const scale = opts.scale ?? 1 / Math.sqrt(d);
   const rows = attentionChunkRows(nq, nk, opts.scoreBudgetBytes);
@@ -81,7 +71,9 @@ export function multiHeadAttention(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3
         chunks.push(
           tf.tidy(() => {
             const qc = n === nq ? qs[h]! : tf.slice(qs[h]!, [r0, 0], [n, d]);
-            return tf.matMul(tf.softmax(tf.matMul(qc, ks[h]!)), vs[h]!);
+            let scores = tf.matMul(qc, ks[h]!);
+            if (mask) scores = tf.add(scores, mask.shape[0] === 1 || n === nq ? mask : tf.slice(mask, [r0, 0], [n, nk]));
+            return tf.matMul(tf.softmax(scores), vs[h]!);
           }),
         );
       }

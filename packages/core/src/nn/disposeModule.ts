@@ -1,23 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 /**
- * Disposes every tensor reachable from a module object (plain objects, arrays, Maps; functions and
- * primitives are skipped). Modules are plain trees of tensors, so one walker releases any of them.
- * An object with its own `dispose()` method (e.g. a plug-in holding tensors in closures) is disposed by
- * calling it instead of walking it. Each object is visited once, so shared sub-objects are safe.
+ * Visits every tensor reachable from a module object (plain objects, arrays, Maps; functions, primitives and
+ * typed arrays are skipped), each object once, so shared sub-objects are safe. With `ownDispose`, an object
+ * with its own `dispose()` method is handed to it instead of being walked.
  */
-export function disposeModule(module: unknown): void {
+function walkTensors(module: unknown, onTensor: (t: tf.Tensor) => void, ownDispose?: (obj: object, dispose: () => void) => void): void {
   const seen = new Set<unknown>();
   const walk = (v: unknown): void => {
     if (v === null || typeof v !== 'object' || seen.has(v)) return;
     seen.add(v);
     if (v instanceof tf.Tensor) {
-      if (!v.isDisposed) v.dispose();
+      onTensor(v);
       return;
     }
     const own = (v as { dispose?: unknown }).dispose;
-    if (typeof own === 'function') {
-      (own as () => void).call(v);
+    if (ownDispose && typeof own === 'function') {
+      ownDispose(v, own as () => void);
       return;
     }
     if (v instanceof Map) {
@@ -30,25 +29,26 @@ export function disposeModule(module: unknown): void {
   walk(module);
 }
 
+/**
+ * Disposes every tensor reachable from a module object (plain objects, arrays, Maps; functions and
+ * primitives are skipped). Modules are plain trees of tensors, so one walker releases any of them.
+ * An object with its own `dispose()` method (e.g. a plug-in holding tensors in closures) is disposed by
+ * calling it instead of walking it. Each object is visited once, so shared sub-objects are safe.
+ */
+export function disposeModule(module: unknown): void {
+  walkTensors(
+    module,
+    (t) => {
+      if (!t.isDisposed) t.dispose();
+    },
+    (obj, dispose) => dispose.call(obj),
+  );
+}
+
 /** Every tensor reachable from a module object (same walk as {@link disposeModule}, without calling `dispose`). */
 export function collectTensors(module: unknown): tf.Tensor[] {
-  const seen = new Set<unknown>();
   const out: tf.Tensor[] = [];
-  const walk = (v: unknown): void => {
-    if (v === null || typeof v !== 'object' || seen.has(v)) return;
-    seen.add(v);
-    if (v instanceof tf.Tensor) {
-      out.push(v);
-      return;
-    }
-    if (v instanceof Map) {
-      for (const x of v.values()) walk(x);
-      return;
-    }
-    if (ArrayBuffer.isView(v)) return;
-    for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x);
-  };
-  walk(module);
+  walkTensors(module, (t) => out.push(t));
   return out;
 }
 

@@ -21,30 +21,6 @@ export function loadGroupNorm(view: WeightView, name: string, channels: number, 
   };
 }
 
-/**
- * Per-(batch, group) sums needed for GroupNorm statistics. Kept as sums and counts so that partial
- * statistics of tiles can be added up into the statistics of the whole image (tiled VAE).
- */
-export interface GroupNormStats {
-  /** Σx per [B, G]. */
-  sum: tf.Tensor2D;
-  /** Σx² per [B, G]. */
-  sumSq: tf.Tensor2D;
-  /** Elements per group (H·W·C/G). */
-  count: number;
-}
-
-/** Σx and Σx² per (batch, group), computed around a per-group shift for numerical stability. */
-export function groupNormPartialStats(x: tf.Tensor4D, groups: number): GroupNormStats {
-  return tf.tidy(() => {
-    const [b, h, w, c] = x.shape;
-    const g = tf.reshape(x, [b, h * w, groups, c / groups]);
-    const sum = tf.sum(g, [1, 3]) as tf.Tensor2D;
-    const sumSq = tf.sum(tf.square(g), [1, 3]) as tf.Tensor2D;
-    return { sum, sumSq, count: h * w * (c / groups) };
-  });
-}
-
 /** Normalises with given mean/var per [B, G] and applies the affine parameters. */
 export function applyGroupNorm(n: GroupNorm, x: tf.Tensor4D, mean: tf.Tensor2D, variance: tf.Tensor2D): tf.Tensor4D {
   return tf.tidy(() => {

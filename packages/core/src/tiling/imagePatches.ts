@@ -15,14 +15,21 @@ export interface ImagePatch {
 export const DEFAULT_PATCH_SIZE = 1280;
 export const DEFAULT_PATCH_STRIDE = 1000;
 
-/** `ImageSpliterTh.extract_starts`: `range(0, n, stride)`, the last start moved to `n − patch` when it overruns. */
+/**
+ * `ImageSpliterTh.extract_starts` (StableSR's current scripts/util_image.py): `range(0, n, stride)`, every start
+ * that overruns moved to `n − patch`, duplicates dropped keeping first-occurrence order. (An older revision moved
+ * only the last start, so that with stride < patch the one before could overrun: 2048 px at 1280 / 1000 gave
+ * [0, 1000, 768], a patch past the border.)
+ */
 export function patchStarts(length: number, patch: number, stride: number): number[] {
   if (!Number.isInteger(patch) || patch < 1) throw new Error(`image patches: patch size must be a positive integer, got ${patch}`);
   if (!Number.isInteger(stride) || stride < 1 || stride > patch) throw new Error(`image patches: stride must be an integer in [1, patch size ${patch}], got ${stride}`);
   if (length <= patch) return [0];
   const starts: number[] = [];
-  for (let s = 0; s < length; s += stride) starts.push(s);
-  if (starts[starts.length - 1]! + patch > length) starts[starts.length - 1] = length - patch;
+  for (let s = 0; s < length; s += stride) {
+    const c = Math.min(s, length - patch);
+    if (!starts.includes(c)) starts.push(c);
+  }
   return starts;
 }
 

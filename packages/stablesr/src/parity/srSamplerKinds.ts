@@ -63,15 +63,49 @@ function tiling(fx: Fixture, f: Flavour): { tileSize: number; tileOverlap: numbe
   return f.tiled ? { tileSize: c.tile_size!, tileOverlap: c.tile_overlap! } : { tileSize: Number.MAX_SAFE_INTEGER, tileOverlap: 0 };
 }
 
-/** Free-running: the reference script end to end with the recorded noise injected in order. */
-async function runFree(fx: Fixture, f: Flavour, load: FixtureModelsLoader): Promise<KindOutputs> {
-  const c = cfgOf(fx) as Record<string, number> & { parameterization: 'eps' | 'v' };
+/** What a kind's body works with; `keep` holds intermediate tensors released when the kind ends. */
+interface KindScope {
+  models: SRModels;
+  cond: Conditioning;
+  out: KindOutputs;
+  keep: tf.Tensor[];
+}
+
+/** Loads the models and conditioning, runs `body`, and releases everything but the outputs (those too on failure). */
+async function runKind(fx: Fixture, load: FixtureModelsLoader, body: (s: KindScope) => Promise<void>): Promise<KindOutputs> {
   const { models, dispose } = await load(fx);
-  const noise = fx.noise();
   const cond = conditioning(fx);
   const out: KindOutputs = {};
   const keep: tf.Tensor[] = [];
   try {
+    await body({ models, cond, out, keep });
+    return out;
+  } catch (e) {
+    tf.dispose(Object.values(out).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
+    throw e;
+  } finally {
+    tf.dispose(keep);
+    disposeCond(cond);
+    dispose();
+  }
+}
+
+/**
+ * Records step k: the latent, DDIM's pred_x0 and, for the untiled kinds, the step's raw model outputs
+ * (`raws`, one per evaluation, concatenated along the batch). `raws` is emptied and released.
+ */
+function recordStep(out: KindOutputs, f: Flavour, k: number, x: tf.Tensor4D, predX0: tf.Tensor4D, raws: tf.Tensor4D[]): void {
+  out[`x.step${k}`] = nchw(x);
+  if (f.sampler === 'ddim') out[`pred_x0.step${k}`] = nchw(predX0);
+  if (!f.tiled) out[`model_out.step${k}`] = tf.tidy(() => nchw(tf.concat(raws, 0)));
+  tf.dispose(raws.splice(0));
+}
+
+/** Free-running: the reference script end to end with the recorded noise injected in order. */
+function runFree(fx: Fixture, f: Flavour, load: FixtureModelsLoader): Promise<KindOutputs> {
+  const c = cfgOf(fx) as Record<string, number> & { parameterization: 'eps' | 'v' };
+  return runKind(fx, load, async ({ models, cond, out, keep }) => {
+    const noise = fx.noise();
     const sched = schedulesOf(fx, f);
     const lr = fx.inputNhwc('lr') as tf.Tensor4D;
     keep.push(lr);
@@ -128,26 +162,13 @@ async function runFree(fx: Fixture, f: Flavour, load: FixtureModelsLoader): Prom
     const raws: tf.Tensor4D[] = [];
     const evaluate = windowEvaluator(models, cond, (raw) => raws.push(raw.clone()));
     const denoise = srDenoiser(evaluate, initLatent, tiling(fx, f));
-    const onStep = (e: SamplerStepEvent) => {
-      out[`x.step${e.k}`] = nchw(e.x);
-      if (f.sampler === 'ddim') out[`pred_x0.step${e.k}`] = nchw(e.predX0);
-      if (!f.tiled) out[`model_out.step${e.k}`] = nchw(tf.concat(raws.splice(0), 0));
-      else tf.dispose(raws.splice(0));
-    };
+    const onStep = (e: SamplerStepEvent) => recordStep(out, f, e.k, e.x, e.predX0, raws);
     const opts = { noise, parameterization: c.parameterization, onStep };
     const samples = f.sampler === 'ddpm' ? await sampleDdpm(denoise, xT, sched.ddpm!, opts) : await sampleDdim(denoise, xT, sched.ddim!, { ...opts, vX0: 'viaEps' });
     keep.push(samples);
     out.samples = nchw(samples);
     await finish(models, out, samples, encFea, image, c.dec_w!, geometry);
-    return out;
-  } catch (e) {
-    tf.dispose(Object.values(out).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
-    throw e;
-  } finally {
-    tf.dispose(keep);
-    disposeCond(cond);
-    dispose();
-  }
+  });
 }
 
 /** The recorded draw with index `i`, as a one-draw source. */
@@ -162,13 +183,9 @@ function drawAt(fx: Fixture, i: number): NoiseSource {
 }
 
 /** Teacher-forced: every step from the stored previous latent; decode from the stored samples (README 5). */
-async function runStepwise(fx: Fixture, f: Flavour, load: FixtureModelsLoader): Promise<KindOutputs> {
+function runStepwise(fx: Fixture, f: Flavour, load: FixtureModelsLoader): Promise<KindOutputs> {
   const c = cfgOf(fx) as Record<string, number> & { parameterization: 'eps' | 'v' };
-  const { models, dispose } = await load(fx);
-  const cond = conditioning(fx);
-  const out: KindOutputs = {};
-  const keep: tf.Tensor[] = [];
-  try {
+  return runKind(fx, load, async ({ models, cond, out, keep }) => {
     const sched = schedulesOf(fx, f);
     const initLatent = fx.expectedNhwc('init_latent') as tf.Tensor4D;
     keep.push(initLatent);
@@ -192,10 +209,8 @@ async function runStepwise(fx: Fixture, f: Flavour, load: FixtureModelsLoader): 
       const opts = { noise, parameterization: c.parameterization };
       const r = f.sampler === 'ddpm' ? await ddpmStep(denoise, x, k, sched.ddpm!, opts) : await ddimStep(denoise, x, k, sched.ddim!, { ...opts, vX0: 'viaEps' });
       x.dispose();
-      out[`x.step${k}`] = nchw(r.x);
-      if (f.sampler === 'ddim') out[`pred_x0.step${k}`] = nchw(r.predX0);
-      if (!f.tiled) out[`model_out.step${k}`] = nchw(tf.concat(raws.splice(0), 0));
-      tf.dispose([r.x, r.predX0, r.modelOut, ...raws.splice(0)]);
+      recordStep(out, f, k, r.x, r.predX0, raws);
+      tf.dispose([r.x, r.predX0, r.modelOut]);
     }
     const samples = fx.expectedNhwc('samples') as tf.Tensor4D;
     const image = fx.expectedNhwc('image_preprocessed') as tf.Tensor4D;
@@ -207,15 +222,7 @@ async function runStepwise(fx: Fixture, f: Flavour, load: FixtureModelsLoader): 
       geometry = canvasGeometry(lrShape.shape[2]!, lrShape.shape[3]!, c.input_size!, c.upscale!);
     }
     await finish(models, out, samples, encFea, image, c.dec_w!, geometry);
-    return out;
-  } catch (e) {
-    tf.dispose(Object.values(out).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
-    throw e;
-  } finally {
-    tf.dispose(keep);
-    disposeCond(cond);
-    dispose();
-  }
+  });
 }
 
 function kind(f: Flavour, load: FixtureModelsLoader): ParityKind {

@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { configNumber as num, ldmModelParams, ldmSection } from '@stablesr/core';
 import { type AutoencoderKLConfig, parseAutoencoderKLConfig } from '@stablesr/vae';
-import { parse as parseYaml } from 'yaml';
 import { type UNetConfig } from '../model/unetConfig.js';
 import { BETA_SCHEDULE_KINDS, type BetaScheduleKind } from '../schedule/betaSchedule.js';
 import { type ClipTextConfig } from '../text/clipTextModel.js';
 import { type OpenClipTextCfg } from '../text/openClipTextTower.js';
 import { type TextEncoderSpec } from '../text/textConditioner.js';
+import { readConfigFile } from './readConfigFile.js';
 
 /**
  * The model configuration of a text-to-image latent diffusion checkpoint (SD 2.x `LatentDiffusion`), in the
@@ -51,7 +51,8 @@ export const CLIP_VIT_L14_TEXT: Readonly<ClipTextConfig> = {
   layer_norm_eps: 1e-5,
 };
 
-const SD2_UNET: UNetConfig = {
+/** `UNetModel` params of SD 2.x (v2-inference.yaml, v2-inference-v.yaml); StableSR's U-Net extends them. */
+export const SD2_UNET_CONFIG: Readonly<UNetConfig> = {
   image_size: 32,
   in_channels: 4,
   out_channels: 4,
@@ -67,7 +68,8 @@ const SD2_UNET: UNetConfig = {
   legacy: false,
 };
 
-const SD2_VAE: AutoencoderKLConfig = {
+/** `AutoencoderKL` params of SD 2.x (v2-inference.yaml; `resolution` only places `attn_resolutions`, empty here). */
+export const SD2_AUTOENCODER_CONFIG: Readonly<AutoencoderKLConfig> = {
   embed_dim: 4,
   ddconfig: { double_z: true, z_channels: 4, resolution: 256, in_channels: 3, out_ch: 3, ch: 128, ch_mult: [1, 2, 4, 4], num_res_blocks: 2, attn_resolutions: [], dropout: 0 },
 };
@@ -82,8 +84,8 @@ function sd2Preset(parameterization: 'eps' | 'v', imageSize: number): TextToLate
     scale_factor: 0.18215,
     image_size: imageSize,
     channels: 4,
-    unet_config: { ...SD2_UNET },
-    first_stage_config: { embed_dim: SD2_VAE.embed_dim, ddconfig: { ...SD2_VAE.ddconfig } },
+    unet_config: structuredClone(SD2_UNET_CONFIG),
+    first_stage_config: structuredClone(SD2_AUTOENCODER_CONFIG),
     cond_stage_config: { type: 'open_clip', text_cfg: { ...OPEN_CLIP_TEXT_ARCHS['ViT-H-14']! }, layer: 'penultimate' },
   };
 }
@@ -109,24 +111,6 @@ export function textToLatentPreset(name: string): TextToLatentConfig {
 type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => !!v && typeof v === 'object' && !Array.isArray(v);
-
-/** The section called `name`: a key equal to it, or `"name (Class)"` (fixture manifests); with the class it names. */
-function section(obj: Obj, name: string): { params: Obj; cls: string | undefined } | undefined {
-  for (const [k, v] of Object.entries(obj)) {
-    const [base, paren] = k.split(' (');
-    if (base !== name || !isObj(v)) continue;
-    // `{target, params}` (YAML) → params, with the class from the target; a bare params object stays as is.
-    if (typeof v.target === 'string') return { params: isObj(v.params) ? v.params : {}, cls: v.target.split('.').pop() };
-    return { params: v, cls: paren?.replace(/\)$/, '') };
-  }
-  return undefined;
-}
-
-function num(v: unknown, where: string, fallback: number): number {
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}: expected a number, got ${JSON.stringify(v)}`);
-  return v;
-}
 
 function requireInts(o: Obj, fields: readonly string[], where: string): void {
   for (const f of fields) {
@@ -190,17 +174,15 @@ function parseCondStage(s: { params: Obj; cls: string | undefined }, source: str
  * `source` names the file in errors.
  */
 export function parseTextToLatentConfig(raw: unknown, source = 'config', base: TextToLatentConfig = TEXT_TO_LATENT_PRESETS['512']): TextToLatentConfig {
-  if (!isObj(raw)) throw new Error(`${source}: expected a mapping at the top level`);
-  const outer = raw;
-  let obj = raw;
-  if (isObj(obj.model)) obj = isObj(obj.model.params) ? obj.model.params : obj.model;
+  const obj = ldmModelParams(raw, source);
+  const outer = raw as Obj;
   const param = obj.parameterization ?? outer.parameterization ?? base.parameterization;
   if (param !== 'eps' && param !== 'v') throw new Error(`${source}: parameterization must be "eps" or "v", got ${JSON.stringify(param)}`);
   const beta = obj.beta_schedule ?? base.beta_schedule;
   if (!(BETA_SCHEDULE_KINDS as readonly unknown[]).includes(beta)) throw new Error(`${source}: beta_schedule must be one of ${BETA_SCHEDULE_KINDS.join(', ')}, got ${JSON.stringify(beta)}`);
-  const unet = section(obj, 'unet_config');
-  const first = section(obj, 'first_stage_config');
-  const cond = section(obj, 'cond_stage_config');
+  const unet = ldmSection(obj, 'unet_config');
+  const first = ldmSection(obj, 'first_stage_config');
+  const cond = ldmSection(obj, 'cond_stage_config');
   const cfg: TextToLatentConfig = {
     parameterization: param,
     beta_schedule: beta as BetaScheduleKind,
@@ -221,13 +203,7 @@ export function parseTextToLatentConfig(raw: unknown, source = 'config', base: T
 
 /** Reads a YAML (or JSON) config file, see {@link parseTextToLatentConfig}. */
 export function loadTextToLatentConfigFile(path: string, base?: TextToLatentConfig): TextToLatentConfig {
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new Error(`${path}: cannot read the config (${(e as Error).message})`);
-  }
-  return parseTextToLatentConfig(raw, path, base);
+  return parseTextToLatentConfig(readConfigFile(path), path, base);
 }
 
 /** Width of the context the text tower produces. */

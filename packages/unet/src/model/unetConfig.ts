@@ -1,3 +1,5 @@
+import { configEntry } from '@stablesr/core';
+
 /**
  * Constructor parameters of the reference `UNetModel` (Stability-AI/stablediffusion
  * `ldm/modules/diffusionmodules/openaimodel.py`) and of StableSR's `UNetModelDualcondV2`, field for field.
@@ -65,9 +67,8 @@ export const UNET_DEFAULTS = {
  * looks like a config (has `model_channels`).
  */
 export function pickConfig<T>(config: Record<string, unknown>, name: string, what = name): T {
-  for (const [k, v] of Object.entries(config)) {
-    if (k.split(' (')[0] === name && v && typeof v === 'object') return v as T;
-  }
+  const entry = configEntry(config, name, true);
+  if (entry) return entry.value as T;
   if ('model_channels' in config) return config as T;
   throw new Error(`config has no "${name}" entry for ${what} (keys: ${Object.keys(config).join(', ') || 'none'})`);
 }

@@ -1,4 +1,4 @@
-import { type Fixture, type ParityKinds } from '@stablesr/core';
+import { type Fixture, type ParityKinds, configEntry as namedEntry } from '@stablesr/core';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ClipTokenizer } from '../text/clipTokenizer.js';
@@ -7,8 +7,7 @@ import { TextConditioner } from '../text/textConditioner.js';
 
 /** A manifest config entry by the name before " (" (e.g. "cond_stage_config (FrozenOpenCLIPEmbedder)"). */
 function configEntry<T>(fx: Fixture, name: string): T | undefined {
-  for (const [k, v] of Object.entries(fx.config)) if (k.split(' (')[0] === name) return v as T;
-  return undefined;
+  return namedEntry(fx.config, name)?.value as T | undefined;
 }
 
 function required<T>(fx: Fixture, name: string): T {

@@ -72,16 +72,40 @@ function contexts(fx: Fixture, cfg: Txt2ImgConfig): { cond: tf.Tensor3D; uncond?
   return { cond, uncond };
 }
 
+interface KindScope {
+  cfg: Txt2ImgConfig;
+  unet: ReturnType<Txt2ImgNetworks['loadUNet']>;
+  dec: ReturnType<Txt2ImgNetworks['loadDecoder']>;
+  cond: tf.Tensor3D;
+  uncond?: tf.Tensor3D;
+  out: KindOutputs;
+}
+
+/** Loads the networks and contexts, runs `body`, and releases everything but the outputs (those too on failure). */
+async function runKind(fx: Fixture, nets: Txt2ImgNetworks, body: (s: KindScope) => Promise<void>): Promise<KindOutputs> {
+  const cfg = readConfig(fx);
+  const unet = nets.loadUNet(fx);
+  const dec = nets.loadDecoder(fx);
+  const { cond, uncond } = contexts(fx, cfg);
+  const out: KindOutputs = {};
+  try {
+    await body({ cfg, unet, dec, cond, uncond, out });
+    return out;
+  } catch (e) {
+    tf.dispose(Object.values(out).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
+    throw e;
+  } finally {
+    tf.dispose([cond, ...(uncond ? [uncond] : [])]);
+    unet.dispose();
+    dec.dispose();
+  }
+}
+
 /** README 7.16: SD-2.x `txt2img.py` DDIM (upstream "+1" timesteps) with classifier-free guidance, then decode. */
 export function txt2imgDdimKind(nets: Txt2ImgNetworks): ParityKind {
   return {
-    async run(fx) {
-      const cfg = readConfig(fx);
-      const unet = nets.loadUNet(fx);
-      const dec = nets.loadDecoder(fx);
-      const { cond, uncond } = contexts(fx, cfg);
-      const out: KindOutputs = {};
-      try {
+    run(fx) {
+      return runKind(fx, nets, async ({ cfg, unet, dec, cond, uncond, out }) => {
         const r = await generateLatents({
           unet: unet.forward,
           context: cond,
@@ -110,26 +134,13 @@ export function txt2imgDdimKind(nets: Txt2ImgNetworks): ParityKind {
         out.decoded = toNchw(r.decoded!);
         out.output = toNchw(r.image!);
         tf.dispose([r.latents, r.decoded!, r.image!]);
-        return out;
-      } catch (e) {
-        tf.dispose(Object.values(out).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
-        throw e;
-      } finally {
-        tf.dispose([cond, ...(uncond ? [uncond] : [])]);
-        unet.dispose();
-        dec.dispose();
-      }
+      });
     },
 
     /** Teacher-forced: step k from the stored x.step<k−1> (step 0 from noise.0) with that step's recorded noise; decode the stored samples. */
-    async stepwise(fx) {
-      const cfg = readConfig(fx);
-      const unet = nets.loadUNet(fx);
-      const dec = nets.loadDecoder(fx);
-      const { cond, uncond } = contexts(fx, cfg);
-      const out: KindOutputs = {};
+    stepwise(fx) {
       const specs = fx.manifest.noise ?? [];
-      try {
+      return runKind(fx, nets, async ({ cfg, unet, dec, cond, uncond, out }) => {
         const d = ddimSchedule(cfg.full, cfg.steps, cfg.eta, { discretize: 'uniform', upstreamPlusOne: true });
         const arrays = { ...d, timesteps: d.ddimTimesteps };
         const denoise = guidedDenoiser(unet.forward, cond, uncond, cfg.scale, (raw, at) => put(fx, out, `model_out.step${at.k}`, raw));
@@ -161,15 +172,7 @@ export function txt2imgDdimKind(nets: Txt2ImgNetworks): ParityKind {
         } finally {
           zIn.dispose();
         }
-        return out;
-      } catch (e) {
-        tf.dispose(Object.values(out).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
-        throw e;
-      } finally {
-        tf.dispose([cond, ...(uncond ? [uncond] : [])]);
-        unet.dispose();
-        dec.dispose();
-      }
+      });
     },
   };
 }

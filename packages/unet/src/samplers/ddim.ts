@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { epsAndX0, f32 } from './prediction.js';
-import { drawStepNoise, evalDenoiser, positionAt, runSteps } from './stepLoop.js';
+import { positionAt, runSteps, stochasticModelStep } from './stepLoop.js';
 import { type DenoiseFn, type SamplerOptions, type StepResult } from './types.js';
 
 /**
@@ -42,25 +42,13 @@ export async function ddimStep(denoise: DenoiseFn, x: tf.Tensor4D, k: number, s:
   const a = s.alphas[at.index]!;
   const aPrev = s.alphasPrev[at.index]!;
   const sigma = s.sigmas[at.index]!;
-  const modelOut = await evalDenoiser(denoise, x, at, 'ddim');
-  let noise: tf.Tensor | undefined;
-  try {
-    noise = drawStepNoise(opts.noise, x.shape, 'ddim');
-    const z = noise;
-    const [predX0, next] = tf.tidy(() => {
-      const { eps, x0 } = epsAndX0(x, modelOut, a, opts.parameterization ?? 'eps', opts.vX0 ?? 'viaEps');
-      // Rounding can push 1 − a_prev − σ² a hair below 0 at η = 1; the exact value is ≥ 0.
-      const dir = tf.mul(f32(Math.sqrt(Math.max(1 - aPrev - sigma * sigma, 0))), eps);
-      const xPrev = tf.add(tf.add(tf.mul(f32(Math.sqrt(aPrev)), x0), dir), tf.mul(f32(sigma), z));
-      return [x0, xPrev as tf.Tensor4D];
-    });
-    return { at, x: next, predX0, modelOut };
-  } catch (e) {
-    modelOut.dispose();
-    throw e;
-  } finally {
-    noise?.dispose();
-  }
+  return stochasticModelStep(denoise, x, at, 'ddim', opts.noise, (modelOut, z) => {
+    const { eps, x0 } = epsAndX0(x, modelOut, a, opts.parameterization ?? 'eps', opts.vX0 ?? 'viaEps');
+    // Rounding can push 1 − a_prev − σ² a hair below 0 at η = 1; the exact value is ≥ 0.
+    const dir = tf.mul(f32(Math.sqrt(Math.max(1 - aPrev - sigma * sigma, 0))), eps);
+    const xPrev = tf.add(tf.add(tf.mul(f32(Math.sqrt(aPrev)), x0), dir), tf.mul(f32(sigma), z));
+    return [x0, xPrev as tf.Tensor4D];
+  });
 }
 
 /** The whole DDIM loop over every position, from x_T (not disposed). */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type DiffusionSchedule } from '../schedule/registerSchedule.js';
 import { f32 } from './prediction.js';
-import { drawStepNoise, evalDenoiser, positionAt, runSteps } from './stepLoop.js';
+import { positionAt, runSteps, stochasticModelStep } from './stepLoop.js';
 import { type DenoiseFn, type SamplerOptions, type StepResult } from './types.js';
 
 /** A (usually respaced) schedule; `timestepMap[i]` is the network timestep at index i (identity when absent). */
@@ -21,35 +21,23 @@ export interface DdpmOptions extends SamplerOptions {
 export async function ddpmStep(denoise: DenoiseFn, x: tf.Tensor4D, k: number, schedule: DdpmSchedule, opts: DdpmOptions = {}): Promise<StepResult> {
   const at = positionAt(k, schedule.numTimesteps, schedule.timestepMap, 'ddpm');
   const i = at.index;
-  const modelOut = await evalDenoiser(denoise, x, at, 'ddpm');
-  let noise: tf.Tensor | undefined;
-  try {
-    noise = drawStepNoise(opts.noise, x.shape, 'ddpm');
-    const z = noise;
-    const param = opts.parameterization ?? 'eps';
-    const [predX0, next] = tf.tidy(() => {
-      let x0: tf.Tensor;
-      if (param === 'eps') {
-        // predict_start_from_noise
-        x0 = tf.sub(tf.mul(f32(schedule.sqrtRecipAlphasCumprod[i]!), x), tf.mul(f32(schedule.sqrtRecipm1AlphasCumprod[i]!), modelOut));
-      } else if (param === 'v') {
-        // predict_start_from_z_and_v
-        x0 = tf.sub(tf.mul(f32(schedule.sqrtAlphasCumprod[i]!), x), tf.mul(f32(schedule.sqrtOneMinusAlphasCumprod[i]!), modelOut));
-      } else {
-        throw new Error(`ddpm: unknown parameterization "${String(param)}" (available: eps, v)`);
-      }
-      if (opts.clipDenoised) x0 = tf.clipByValue(x0, -1, 1);
-      const mean = tf.add(tf.mul(f32(schedule.posteriorMeanCoef1[i]!), x0), tf.mul(f32(schedule.posteriorMeanCoef2[i]!), x));
-      const sigma = i === 0 ? 0 : Math.exp(0.5 * Math.fround(schedule.posteriorLogVarianceClipped[i]!));
-      return [x0 as tf.Tensor4D, tf.add(mean, tf.mul(f32(sigma), z)) as tf.Tensor4D];
-    });
-    return { at, x: next, predX0, modelOut };
-  } catch (e) {
-    modelOut.dispose();
-    throw e;
-  } finally {
-    noise?.dispose();
-  }
+  const param = opts.parameterization ?? 'eps';
+  return stochasticModelStep(denoise, x, at, 'ddpm', opts.noise, (modelOut, z) => {
+    let x0: tf.Tensor;
+    if (param === 'eps') {
+      // predict_start_from_noise
+      x0 = tf.sub(tf.mul(f32(schedule.sqrtRecipAlphasCumprod[i]!), x), tf.mul(f32(schedule.sqrtRecipm1AlphasCumprod[i]!), modelOut));
+    } else if (param === 'v') {
+      // predict_start_from_z_and_v
+      x0 = tf.sub(tf.mul(f32(schedule.sqrtAlphasCumprod[i]!), x), tf.mul(f32(schedule.sqrtOneMinusAlphasCumprod[i]!), modelOut));
+    } else {
+      throw new Error(`ddpm: unknown parameterization "${String(param)}" (available: eps, v)`);
+    }
+    if (opts.clipDenoised) x0 = tf.clipByValue(x0, -1, 1);
+    const mean = tf.add(tf.mul(f32(schedule.posteriorMeanCoef1[i]!), x0), tf.mul(f32(schedule.posteriorMeanCoef2[i]!), x));
+    const sigma = i === 0 ? 0 : Math.exp(0.5 * Math.fround(schedule.posteriorLogVarianceClipped[i]!));
+    return [x0 as tf.Tensor4D, tf.add(mean, tf.mul(f32(sigma), z)) as tf.Tensor4D];
+  });
 }
 
 /** The whole ancestral DDPM loop over every index of `schedule`, from x_T (not disposed). */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type StepSchedule } from '../schedule/stepSchedule.js';
 import { epsAndX0, f32 } from './prediction.js';
-import { evalDenoiser, positionAt, runSteps } from './stepLoop.js';
+import { modelStep, positionAt, runSteps } from './stepLoop.js';
 import { type DenoiseFn, type SamplerOptions, type StepResult } from './types.js';
 
 export interface DpmSolverPP2MStepOptions extends SamplerOptions {
@@ -34,28 +34,21 @@ export async function dpmSolverPP2MStep(denoise: DenoiseFn, x: tf.Tensor4D, k: n
   const i = at.index;
   const a = s.alphas[i]!;
   const aNext = s.alphasPrev[i]!;
-  const modelOut = await evalDenoiser(denoise, x, at, 'dpmpp-2m');
-  try {
-    const [predX0, next] = tf.tidy(() => {
-      const { x0 } = epsAndX0(x, modelOut, a, opts.parameterization ?? 'eps');
-      if (aNext >= 1) return [x0, x0.clone()];
-      const h = lambda(aNext) - lambda(a);
-      let d: tf.Tensor = x0;
-      const prev = opts.prevPredX0;
-      if (prev && i + 1 < total) {
-        const hLast = lambda(a) - lambda(s.alphas[i + 1]!);
-        const r = hLast / h;
-        d = tf.sub(tf.mul(f32(1 + 1 / (2 * r)), x0), tf.mul(f32(1 / (2 * r)), prev));
-      }
-      const sigmaRatio = Math.sqrt(1 - aNext) / Math.sqrt(1 - a);
-      const xNext = tf.sub(tf.mul(f32(sigmaRatio), x), tf.mul(f32(Math.sqrt(aNext) * Math.expm1(-h)), d));
-      return [x0, xNext as tf.Tensor4D];
-    });
-    return { at, x: next, predX0, modelOut };
-  } catch (e) {
-    modelOut.dispose();
-    throw e;
-  }
+  return modelStep(denoise, x, at, 'dpmpp-2m', (modelOut) => {
+    const { x0 } = epsAndX0(x, modelOut, a, opts.parameterization ?? 'eps');
+    if (aNext >= 1) return [x0, x0.clone()];
+    const h = lambda(aNext) - lambda(a);
+    let d: tf.Tensor = x0;
+    const prev = opts.prevPredX0;
+    if (prev && i + 1 < total) {
+      const hLast = lambda(a) - lambda(s.alphas[i + 1]!);
+      const r = hLast / h;
+      d = tf.sub(tf.mul(f32(1 + 1 / (2 * r)), x0), tf.mul(f32(1 / (2 * r)), prev));
+    }
+    const sigmaRatio = Math.sqrt(1 - aNext) / Math.sqrt(1 - a);
+    const xNext = tf.sub(tf.mul(f32(sigmaRatio), x), tf.mul(f32(Math.sqrt(aNext) * Math.expm1(-h)), d));
+    return [x0, xNext as tf.Tensor4D];
+  });
 }
 
 /** The whole DPM-Solver++(2M) loop over every position, from x_T (not disposed). */

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type StepSchedule } from '../schedule/stepSchedule.js';
 import { epsAndX0, f32 } from './prediction.js';
-import { drawStepNoise, evalDenoiser, positionAt, runSteps } from './stepLoop.js';
+import { positionAt, runSteps, stochasticModelStep } from './stepLoop.js';
 import { type DenoiseFn, type SamplerOptions, type StepResult } from './types.js';
 
 export interface EulerAncestralOptions extends SamplerOptions {
@@ -39,25 +39,13 @@ export async function eulerAncestralStep(denoise: DenoiseFn, x: tf.Tensor4D, k: 
   const sigmaNext = aNext >= 1 ? 0 : sigmaOf(aNext);
   const sigmaUp = Math.min(sigmaNext, eta * Math.sqrt((sigmaNext * sigmaNext * (sigma * sigma - sigmaNext * sigmaNext)) / (sigma * sigma)));
   const sigmaDown = Math.sqrt(Math.max(sigmaNext * sigmaNext - sigmaUp * sigmaUp, 0));
-  const modelOut = await evalDenoiser(denoise, x, at, 'euler-a');
-  let noise: tf.Tensor | undefined;
-  try {
-    noise = drawStepNoise(opts.noise, x.shape, 'euler-a');
-    const z = noise;
-    const [predX0, next] = tf.tidy(() => {
-      const { x0 } = epsAndX0(x, modelOut, a, opts.parameterization ?? 'eps');
-      const xVe = tf.div(x, f32(Math.sqrt(a)));
-      const d = tf.div(tf.sub(xVe, x0), f32(sigma)); // to_d
-      const xVeNext = tf.add(tf.add(xVe, tf.mul(d, f32(sigmaDown - sigma))), tf.mul(z, f32(sigmaUp * (opts.sNoise ?? 1))));
-      return [x0, tf.mul(xVeNext, f32(Math.sqrt(aNext))) as tf.Tensor4D];
-    });
-    return { at, x: next, predX0, modelOut };
-  } catch (e) {
-    modelOut.dispose();
-    throw e;
-  } finally {
-    noise?.dispose();
-  }
+  return stochasticModelStep(denoise, x, at, 'euler-a', opts.noise, (modelOut, z) => {
+    const { x0 } = epsAndX0(x, modelOut, a, opts.parameterization ?? 'eps');
+    const xVe = tf.div(x, f32(Math.sqrt(a)));
+    const d = tf.div(tf.sub(xVe, x0), f32(sigma)); // to_d
+    const xVeNext = tf.add(tf.add(xVe, tf.mul(d, f32(sigmaDown - sigma))), tf.mul(z, f32(sigmaUp * (opts.sNoise ?? 1))));
+    return [x0, tf.mul(xVeNext, f32(Math.sqrt(aNext))) as tf.Tensor4D];
+  });
 }
 
 /** The whole Euler-ancestral loop over every position, from x_T (not disposed). */

@@ -54,6 +54,49 @@ export async function evalDenoiser(denoise: DenoiseFn, x: tf.Tensor4D, at: Sampl
   return m;
 }
 
+/**
+ * The body of one sampler step: evaluates the denoiser at `at`, then `update(modelOut)` inside a tidy, which
+ * returns [predX0, next x]. The model output is kept in the result (released if the update throws).
+ */
+export async function modelStep(
+  denoise: DenoiseFn,
+  x: tf.Tensor4D,
+  at: SamplerPosition,
+  what: string,
+  update: (modelOut: tf.Tensor4D) => [tf.Tensor4D, tf.Tensor4D],
+): Promise<StepResult> {
+  const modelOut = await evalDenoiser(denoise, x, at, what);
+  try {
+    const [predX0, next] = tf.tidy(() => update(modelOut));
+    return { at, x: next, predX0, modelOut };
+  } catch (e) {
+    modelOut.dispose();
+    throw e;
+  }
+}
+
+/**
+ * {@link modelStep} of a stochastic sampler: the step's noise z is drawn after the model call (the
+ * reference draw order), also where the update ignores it, and released after the update.
+ */
+export function stochasticModelStep(
+  denoise: DenoiseFn,
+  x: tf.Tensor4D,
+  at: SamplerPosition,
+  what: string,
+  noise: NoiseSource | undefined,
+  update: (modelOut: tf.Tensor4D, z: tf.Tensor) => [tf.Tensor4D, tf.Tensor4D],
+): Promise<StepResult> {
+  return modelStep(denoise, x, at, what, (modelOut) => {
+    const z = drawStepNoise(noise, x.shape, what);
+    try {
+      return update(modelOut, z);
+    } finally {
+      z.dispose();
+    }
+  });
+}
+
 /** The per-step draw of a stochastic sampler. */
 export function drawStepNoise(noise: NoiseSource | undefined, shape: readonly number[], what: string): tf.Tensor {
   if (!noise) throw new Error(`${what}: options.noise is required (one draw per step, use "step")`);

@@ -1,10 +1,9 @@
-import { type Fixture } from '@stablesr/core';
+import { type Fixture, configEntry as namedEntry } from '@stablesr/core';
 import { type AutoencoderKLConfig, SD_SCALE_FACTOR, parseAutoencoderKLConfig } from '../config.js';
 
 /** A manifest config entry by name; keys look like `"cfw (AutoencoderKLResi)"` and match by the part before " (". */
 export function configEntry(fx: Fixture, name: string): unknown {
-  for (const [k, v] of Object.entries(fx.config)) if (k.split(' (')[0] === name) return v;
-  return undefined;
+  return namedEntry(fx.config, name)?.value;
 }
 
 /** The autoencoder config of a fixture, from the first of `names` present. */
