@@ -1,5 +1,5 @@
-import { BACKEND_CHOICES, OUTPUT_EXTENSIONS, type BackendChoice } from '@stablesr/core';
-import { TEXT_TO_LATENT_PRESETS, type TextToLatentPreset } from '@stablesr/unet';
+import { BACKEND_CHOICES, OUTPUT_EXTENSIONS, type BackendChoice, WEIGHT_PLACEMENTS, type WeightPlacement } from '@stablesr/core';
+import { TEXT_TO_LATENT_PRESETS, type TextToLatentPreset, checkTextToLatentOptions, resolveTextToLatentConfig } from '@stablesr/unet';
 import { extname } from 'node:path';
 import { requireFile, requireFileOrDir, requireWritableFile } from './options/checkPaths.js';
 import { parseChoice } from './options/parseChoice.js';
@@ -31,6 +31,7 @@ export interface GenerateCliOptions {
   latentsOut: string;
   imageOut?: string;
   backend?: BackendChoice;
+  unetWeights?: WeightPlacement;
   quiet: boolean;
   json: boolean;
   verbose: boolean;
@@ -54,6 +55,7 @@ const OPTIONS = {
   'latents-out': { type: 'string' },
   'image-out': { type: 'string' },
   backend: { type: 'string' },
+  'unet-weights': { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   json: { type: 'boolean' },
   verbose: { type: 'boolean' },
@@ -113,5 +115,28 @@ export function parseGenerateArgs(args: string[]): GenerateCliOptions | 'help' {
   if (opts.negativePrompt !== undefined && opts.guidance === 1) throw new UsageError('--negative-prompt has no effect with --guidance 1 (guidance off)');
   const backend = parseChoice('--backend', v.backend, BACKEND_CHOICES);
   if (backend !== undefined) opts.backend = backend;
+  const unetWeights = parseChoice('--unet-weights', v['unet-weights'], WEIGHT_PLACEMENTS);
+  if (unetWeights !== undefined) opts.unetWeights = unetWeights;
+  checkAgainstModel(opts);
   return opts;
+}
+
+/**
+ * Size and step count against the model configuration (preset / --config), before any weights are read: SD
+ * needs sides that are multiples of 64 (VAE × U-Net downsampling), and DDIM-style timesteps exclude some counts.
+ */
+function checkAgainstModel(opts: GenerateCliOptions): void {
+  let config;
+  try {
+    config = resolveTextToLatentConfig({ ...(opts.config !== undefined && { config: opts.config }), ...(opts.preset !== undefined && { preset: opts.preset }) });
+  } catch (e) {
+    throw new UsageError(`--config ${opts.config ?? ''}: ${(e as Error).message}`);
+  }
+  try {
+    checkTextToLatentOptions(config, { sampler: opts.sampler, width: opts.width, height: opts.height, steps: opts.steps });
+  } catch (e) {
+    const m = (e as Error).message;
+    const flag = /^width/.test(m) ? '--width' : /^height/.test(m) ? '--height' : /steps/i.test(m) ? '--steps' : '--sampler';
+    throw new UsageError(`${flag}: ${m}`);
+  }
 }

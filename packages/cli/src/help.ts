@@ -57,6 +57,8 @@ Output:
 Runtime:
   --backend auto|wasm|cpu|tensorflow|tensorflow-gpu
   --vae-tile-size N        images / latents larger than N pixels per side go through the VAE in tiles (default 512)
+  --unet-weights auto|backend|host   where the U-Net's weights live: host = JS memory, uploaded one layer at a
+                           time (default auto: host on wasm when they exceed 1 GiB; the wasm heap ends at 4 GiB)
   --quiet                  no progress bar, no summary line
   --json                   print a JSON result (outputs, sizes, backend, seconds, peak memory) on stdout
   --verbose                stack traces on errors
@@ -79,10 +81,11 @@ export const GENERATE_HELP = `stablesr generate --prompt TEXT --checkpoint FILE 
   --vae FILE               first-stage VAE weights for --image-out (default: the checkpoint)
   --steps N                sampling steps, 1…1000 (default 50)
   --guidance S             classifier-free guidance scale ≥ 0 (default 9; 1 = off)
-  --width N --height N     image size in pixels, multiples of 8 (default 512×512)
+  --width N --height N     image size in pixels, multiples of VAE × U-Net downsampling (64 for SD 2.x;
+                           default 512×512)
   --sampler ddim|ddpm|dpmpp-2m|euler-a   (default ddim)
   --seed N                 random seed, 0…4294967295 (default 42)
   --latents-out FILE.safetensors   where the latents go (tensor "latents", NCHW, the sampler output
                            before the 1/0.18215 VAE scaling)                                  (required)
   --image-out FILE         also decode and write the image (.png .jpg .webp .tif)
-  --backend B  --quiet  --json  --verbose   as for upscale`;
+  --backend B  --unet-weights W  --quiet  --json  --verbose   as for upscale`;

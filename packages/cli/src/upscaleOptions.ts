@@ -1,4 +1,4 @@
-import { BACKEND_CHOICES, type BackendChoice, type ImageFormat, type QuantizeMode, QUANTIZE_MODES } from '@stablesr/core';
+import { BACKEND_CHOICES, type BackendChoice, type ImageFormat, type QuantizeMode, QUANTIZE_MODES, WEIGHT_PLACEMENTS, type WeightPlacement } from '@stablesr/core';
 import { COLOR_FIX_KINDS, type ColorFixKind, STABLESR_PRESETS, type SamplerKind, type StableSRPreset } from '@stablesr/stablesr';
 import { extname } from 'node:path';
 import { requireFile, requireFileOrDir } from './options/checkPaths.js';
@@ -31,6 +31,7 @@ export interface UpscaleCliOptions {
   tokenizer?: string;
   preset?: StableSRPreset;
   vaeTileSize?: number;
+  unetWeights?: WeightPlacement;
   /** Sampling options: each one undefined unless given, the library's default applies. */
   scale?: number;
   steps?: number;
@@ -65,6 +66,7 @@ const OPTIONS = {
   tokenizer: { type: 'string' },
   preset: { type: 'string' },
   'vae-tile-size': { type: 'string' },
+  'unet-weights': { type: 'string' },
   scale: { type: 'string' },
   steps: { type: 'string' },
   sampler: { type: 'string' },
@@ -155,6 +157,7 @@ export function parseUpscaleArgs(args: string[]): UpscaleCliOptions | 'help' {
   set('quantize', parseChoice('--quantize', v.quantize, QUANTIZE_MODES));
   set('preset', parseChoice('--preset', v.preset, UPSCALE_PRESETS));
   set('vaeTileSize', parseIntOption('--vae-tile-size', v['vae-tile-size'], { min: 8 }));
+  set('unetWeights', parseChoice('--unet-weights', v['unet-weights'], WEIGHT_PLACEMENTS));
   if (v.cfw !== undefined) opts.cfw = requireFile('--cfw', v.cfw);
   if (v.config !== undefined) {
     if (!['.yaml', '.yml', '.json'].includes(extname(v.config).toLowerCase())) throw new UsageError(`--config: expected a .yaml, .yml or .json file, got ${v.config}`);

@@ -28,6 +28,7 @@ export * from './fixtures/runner.js';
 export * from './fixtures/locate.js';
 export * from './nn/attention.js';
 export * from './nn/disposeModule.js';
+export * from './nn/hostWeights.js';
 export * from './io/atomicWrite.js';
 export * from './io/image.js';
 export * from './image/resize.js';

@@ -16,6 +16,7 @@ import { loadavg } from 'node:os';
 import {
   type WeightView,
   imagePatchPlan,
+  buildOnHost,
   initBackend,
   latentTilePlan,
   recordWeightRequests,
@@ -174,17 +175,18 @@ const errLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).spl
 // ---------------------------------------------------------------- children
 
 /** Loads `parts` one after another and reports memory after each (a failure ends the list). */
-async function childFit(parts: Part[]): Promise<void> {
+async function childFit(names: string[]): Promise<void> {
+  const parts = names.map((n) => (n === 'unet-host' ? 'unet' : n) as Part);
   const { views, params, backend } = await syntheticViews(parts);
   const rows: unknown[] = [];
   const held: Loaded[] = [];
-  for (const p of parts) {
+  for (const [i, p] of parts.entries()) {
     const t0 = performance.now();
     try {
-      held.push(loadPart(p, views[p]!));
-      rows.push({ part: p, ok: true, params: params[p], seconds: (performance.now() - t0) / 1000, ...memoryNow() });
+      held.push(names[i] === 'unet-host' ? await buildOnHost(() => loadPart(p, views[p]!)) : loadPart(p, views[p]!));
+      rows.push({ part: names[i], ok: true, params: params[p], seconds: (performance.now() - t0) / 1000, ...memoryNow() });
     } catch (e) {
-      rows.push({ part: p, ok: false, params: params[p], error: errLine(e), ...memoryNow() });
+      rows.push({ part: names[i], ok: false, params: params[p], error: errLine(e), ...memoryNow() });
       break;
     }
   }
@@ -212,10 +214,13 @@ function normals(shape: number[], seed: number): tf.Tensor {
 
 /** One measured forward: `what` names it, `size` is the latent side (U-Net / encoder) or image side (VAE). */
 async function childTime(what: string, size: number, reps: number, warm: number): Promise<void> {
+  const onHost = what === 'unet-host';
   const part: Part = what.startsWith('unet') ? 'unet' : what.startsWith('structcond') ? 'structcond' : what.startsWith('cfw') ? 'cfw' : what.startsWith('text') ? 'text' : 'vae';
   const { views, backend } = await syntheticViews([part]);
   const t0 = performance.now();
-  const loaded = loadPart(part, what.endsWith('-shared') ? sharedByShape(views[part]!) : views[part]!);
+  const view = what.endsWith('-shared') ? sharedByShape(views[part]!) : views[part]!;
+  // unet-host: the weights stay in JS memory and go to the backend one layer at a time (what StableSR.load does on wasm).
+  const loaded = onHost ? await buildOnHost(() => loadPart(part, view)) : loadPart(part, view);
   const loadSeconds = (performance.now() - t0) / 1000;
   const afterLoad = memoryNow();
   const inputs: tf.Tensor[] = [];
@@ -224,6 +229,7 @@ async function childTime(what: string, size: number, reps: number, warm: number)
   const f = 8; // VAE downsampling of the preset
   switch (what) {
     case 'unet':
+    case 'unet-host':
     case 'unet-shared': {
       const x = keep(normals([1, size, size, 4], 2)) as tf.Tensor4D;
       const ctx = keep(normals([1, 77, UNET_CFG.context_dim as number], 3)) as tf.Tensor3D;
@@ -319,6 +325,7 @@ function main(): void {
   const fits: Record<string, Record<string, unknown>> = {};
   for (const p of single) fits[p] = spawnChild(['fit', p]);
   const together = spawnChild(['fit', ...PARTS]);
+  const withHostUNet = spawnChild(['fit', 'unet-host', ...PARTS.filter((p) => p !== 'unet')]);
   console.log('module                                            params     weights        heap          peak RSS   load s');
   for (const p of single) {
     const row = ((fits[p]!.rows as Record<string, unknown>[] | undefined) ?? [fits[p]!])[0]!;
@@ -326,9 +333,14 @@ function main(): void {
       `${LABEL[p].padEnd(48)} ${f1((row.params as number) / 1e6).padStart(6)} M ${row.ok ? `${mib(row.tfMiB).padStart(10)} ${mib(row.heapMiB).padStart(12)} ${mib(row.rssMiB).padStart(12)}  ${f1(row.seconds).padStart(6)}` : `FAILED: ${row.error}`}`,
     );
   }
-  console.log('\ncumulative, in one process:');
-  for (const row of (together.rows as Record<string, unknown>[] | undefined) ?? [together]) {
-    console.log(`  + ${String(row.part ?? '?').padEnd(11)} ${row.ok ? `tfjs ${mib(row.tfMiB)}, heap ${mib(row.heapMiB)}, RSS ${mib(row.rssMiB)}` : `FAILED: ${row.error} (tfjs ${mib(row.tfMiB)}, heap ${mib(row.heapMiB)})`}`);
+  for (const [title, result] of [
+    ['cumulative, in one process, every weight on the backend:', together],
+    ['cumulative, in one process, U-Net weights on the host (the default on wasm):', withHostUNet],
+  ] as const) {
+    console.log(`\n${title}`);
+    for (const row of (result.rows as Record<string, unknown>[] | undefined) ?? [result]) {
+      console.log(`  + ${String(row.part ?? '?').padEnd(11)} ${row.ok ? `tfjs ${mib(row.tfMiB)}, heap ${mib(row.heapMiB)}, RSS ${mib(row.rssMiB)}` : `FAILED: ${row.error} (tfjs ${mib(row.tfMiB)}, heap ${mib(row.heapMiB)})`}`);
+    }
   }
 
   // 2. Time of one forward each.
@@ -336,7 +348,8 @@ function main(): void {
   const L = FULL ? 64 : 16;
   const runs: [string, number, number, number][] = [
     // [what, size, reps, warm-ups]
-    ['unet', L, 1, FULL ? 1 : 1],
+    // The whole U-Net does not fit the 4 GiB wasm heap with its weights on the backend (packed copies included).
+    [process.env.STABLESR_BACKEND && process.env.STABLESR_BACKEND !== 'wasm' ? 'unet' : 'unet-host', L, 1, 1],
     ['structcond', L, FULL ? 2 : 2, 1],
     ['text', 77, FULL ? 2 : 1, 1],
     ['vae-decode-tiled', FULL ? 512 : 256, 1, FULL ? 1 : 0],
@@ -356,7 +369,7 @@ function main(): void {
   }
 
   // 3. Derived: pipeline cost from the measured forwards and the pipeline's own tile plans.
-  const unet = times[`unet@${L}`];
+  const unet = times[`unet@${L}`] ?? times[`unet-host@${L}`];
   const enc = times[`structcond@${L}`];
   if (unet === undefined || enc === undefined) return;
   const scale = FULL ? 1 : (64 * 64) / (L * L);
@@ -380,6 +393,6 @@ function main(): void {
 }
 
 const [mode, ...rest] = process.argv.slice(2);
-if (mode === 'fit') await childFit(rest as Part[]);
+if (mode === 'fit') await childFit(rest);
 else if (mode === 'time') await childTime(rest[0]!, Number(rest[1]), Number(rest[2] ?? 1), Number(rest[3] ?? 1));
 else main();

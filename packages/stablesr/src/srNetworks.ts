@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { type WeightView, WeightFileError } from '@stablesr/core';
+import { type WeightPlacement, type WeightView, WeightFileError, buildOnHost, float32Bytes, weightsOnHost } from '@stablesr/core';
 import { disposeUNet } from '@stablesr/unet';
 import { type SRModels } from './srModels.js';
 import { type StableSRConfig } from './stableSRConfig.js';
@@ -20,6 +20,11 @@ export interface SRNetworks {
 export interface SRNetworksOptions {
   /** See {@link VaeModelOptions.vaeTileSize}. */
   vaeTileSize?: number;
+  /**
+   * Where the U-Net's weights live (default `auto`: on the host for the wasm backend when they exceed 1 GiB, as
+   * the released fp32 U-Net's 3.5 GiB do: the wasm heap ends at 4 GiB). The other networks stay on the backend.
+   */
+  unetWeights?: WeightPlacement;
 }
 
 /**
@@ -44,12 +49,15 @@ export function assertStableSRCheckpoint(view: WeightView, name = view.origin): 
  * Loads the U-Net (`model.diffusion_model.`), the time-aware encoder (`structcond_stage_model.`), the
  * first-stage VAE (`first_stage_model.`) from the checkpoint view and, when given, the CFW autoencoder
  * (prefix "", `vqgan_cfw_00011.ckpt`). Strict: every key is checked against the config. A failed load
- * releases what was already loaded.
+ * releases what was already loaded. The U-Net's weights may be kept on the host ({@link SRNetworksOptions.unetWeights}).
  */
-export function loadSRNetworks(config: StableSRConfig, checkpoint: WeightView, cfw: WeightView | undefined, opts: SRNetworksOptions = {}): SRNetworks {
+export async function loadSRNetworks(config: StableSRConfig, checkpoint: WeightView, cfw: WeightView | undefined, opts: SRNetworksOptions = {}): Promise<SRNetworks> {
   const loaded: (() => void)[] = [];
   try {
-    const unet = loadStableSRUNet(config.unet_config as unknown as UNetModelDualcondV2Config, checkpoint.scope('model.diffusion_model.'));
+    const unetView = checkpoint.scope('model.diffusion_model.');
+    const buildUNet = () => loadStableSRUNet(config.unet_config as unknown as UNetModelDualcondV2Config, unetView);
+    // First, while the backend is still empty: host weights are built on the cpu backend and never enter it.
+    const unet = weightsOnHost(opts.unetWeights, float32Bytes(unetView)) ? await buildOnHost(buildUNet) : buildUNet();
     loaded.push(() => disposeUNet(unet));
     const enc = loadTimeAwareEncoder(config.structcond_stage_config as unknown as EncoderUNetModelWTConfig, checkpoint.scope('structcond_stage_model.'));
     loaded.push(() => disposeTimeAwareEncoder(enc));

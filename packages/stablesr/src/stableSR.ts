@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type BackendChoice,
+  type WeightPlacement,
   type BackendInfo,
   type NoiseSource,
   type ProgressCallback,
@@ -70,6 +71,12 @@ export interface StableSRLoadOptions {
    * float rounding, bounded memory). Default 512.
    */
   vaeTileSize?: number;
+  /**
+   * Where the U-Net's weights live: `backend`, `host` (JS memory, uploaded to the backend one layer at a time),
+   * or `auto` (default): `host` on the wasm backend when they exceed 1 GiB. The released fp32 U-Net is 3.5 GiB
+   * and the wasm heap ends at 4 GiB, so on wasm it runs from the host; tfjs-node has no such limit.
+   */
+  unetWeights?: WeightPlacement;
 }
 
 /** Options of {@link StableSR.upscale}. Defaults follow the official scripts. */
@@ -243,7 +250,7 @@ export class StableSR {
       text = new PromptEncoder({ tower, config: config.cond_stage_config, ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}) });
       // The default prompt is computed now, so that a bad text tower fails at load time.
       text.encode('').dispose();
-      nets = loadSRNetworks(config, ckpt, cfw, { vaeTileSize: opts.vaeTileSize ?? 512 });
+      nets = await loadSRNetworks(config, ckpt, cfw, { vaeTileSize: opts.vaeTileSize ?? 512, ...(opts.unetWeights !== undefined ? { unetWeights: opts.unetWeights } : {}) });
       const contextDim = (config.unet_config as { context_dim?: unknown }).context_dim;
       if (typeof contextDim === 'number' && contextDim !== config.cond_stage_config.text_cfg.width) {
         throw new Error(`config: the U-Net's context_dim ${contextDim} differs from the text tower width ${config.cond_stage_config.text_cfg.width}`);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { encodeSafetensors, fixturesRoot, Fixture, nhwcToNchw, openWeights } from '@stablesr/core';
+import { buildOnHost, encodeSafetensors, fixturesRoot, Fixture, hasHostWeights, nhwcToNchw, openWeights } from '@stablesr/core';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,6 +72,36 @@ if (unetDir) {
       t.is(tf.memory().numTensors, before);
       t.deepEqual(Array.from(second), Array.from(first));
     });
+  });
+
+  test.serial('U-Net with its weights on the host (built on cpu, uploaded per layer) gives the same output and leaks nothing', async (t) => {
+    const fx = new Fixture(unetDir);
+    const cfg = pickConfig<UNetConfig>(fx.config, 'unet_config');
+    const x = fx.inputNhwc('x') as tf.Tensor4D;
+    const ctx = fx.input('context') as tf.Tensor3D;
+    const ts = Array.from(fx.input('t').dataSync());
+    const onBackend = loadUNet(cfg, fx.weights(0));
+    const before = tf.memory().numTensors;
+    const onHost = await buildOnHost(() => loadUNet(cfg, fx.weights(0)));
+    try {
+      t.is(tf.memory().numTensors, before, 'no U-Net weight is left on the backend');
+      t.true(hasHostWeights(onHost));
+      const run = (unet: UNet): Float32Array => {
+        const y = unetForward(unet, x, ts, ctx);
+        const d = y.dataSync() as Float32Array;
+        y.dispose();
+        return d;
+      };
+      const want = run(onBackend);
+      t.deepEqual(Array.from(run(onHost)), Array.from(want));
+      t.deepEqual(Array.from(run(onHost)), Array.from(want));
+      t.is(tf.memory().numTensors, before);
+    } finally {
+      disposeUNet(onHost);
+      disposeUNet(onBackend);
+      tf.dispose([x, ctx]);
+      fx.close();
+    }
   });
 
   test.serial('U-Net: batch of 2 with different timesteps equals two single runs', (t) => {

@@ -11,6 +11,6 @@ export const loadFixtureSRModels: FixtureModelsLoader = async (fx: Fixture) => {
   const model = fx.config.model;
   if (!model || typeof model !== 'object') throw new Error(`${fx.dir}: manifest config has no "model" section`);
   const config = parseStableSRConfig(model, `${fx.dir}/manifest.json config.model`);
-  const nets = loadSRNetworks(config, fx.weights(0), fx.manifest.weights.length > 1 ? fx.weights(1) : undefined);
+  const nets = await loadSRNetworks(config, fx.weights(0), fx.manifest.weights.length > 1 ? fx.weights(1) : undefined);
   return { models: nets.models, dispose: () => nets.dispose() };
 };

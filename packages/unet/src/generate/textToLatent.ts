@@ -4,16 +4,20 @@ import { join } from 'node:path';
 import {
   type BackendChoice,
   type NoiseSource,
+  type WeightPlacement,
   type ProgressCallback,
   type WeightView,
   type Weights,
   WeightFileError,
+  buildOnHost,
+  float32Bytes,
   initBackend,
   openWeights,
+  weightsOnHost,
 } from '@stablesr/core';
 import { type AutoencoderKL, decode, diffusersVaeView, disposeAutoencoderKL, downsamplingFactor, loadAutoencoderKL } from '@stablesr/vae';
 import { diffusersUNetView } from '../model/diffusersKeys.js';
-import { type UNetConfig } from '../model/unetConfig.js';
+import { UNET_DEFAULTS, type UNetConfig } from '../model/unetConfig.js';
 import { type UNet, disposeUNet, loadUNet, unetForward } from '../model/unetModel.js';
 import { getSampler } from '../samplers/registry.js';
 import { type SamplerStepCallback } from '../samplers/types.js';
@@ -55,6 +59,12 @@ export interface TextToLatentLoadOptions {
   vae?: string;
   /** tfjs backend to initialise (default: the one already chosen, else auto). */
   backend?: BackendChoice;
+  /**
+   * Where the U-Net's weights live: `backend`, `host` (JS memory, uploaded one layer at a time), or `auto`
+   * (default): `host` on the wasm backend when they exceed 1 GiB, as SD 2.1's 3.5 GiB fp32 U-Net does (the
+   * wasm heap ends at 4 GiB).
+   */
+  unetWeights?: WeightPlacement;
 }
 
 /** Parameters of {@link TextToLatent.generate}. */
@@ -101,7 +111,11 @@ export interface TextToLatentResult {
 const isDir = (p: string): boolean => existsSync(p) && statSync(p).isDirectory();
 const hasPrefix = (view: WeightView, p: string): boolean => view.keys().some((k) => k.startsWith(p));
 
-function resolveConfig(opts: TextToLatentLoadOptions): TextToLatentConfig {
+/**
+ * The configuration {@link TextToLatent.load} would use for `opts` (preset, then `config` over it), without
+ * opening any weights: lets a caller check generation options before the slow part.
+ */
+export function resolveTextToLatentConfig(opts: Pick<TextToLatentLoadOptions, 'config' | 'preset'>): TextToLatentConfig {
   const base = textToLatentPreset(opts.preset ?? '512');
   const c = opts.config;
   if (c === undefined) return base;
@@ -207,13 +221,7 @@ export class TextToLatent {
     this.vae = vae;
     this.downsampling = downsamplingFactor(config.first_stage_config.ddconfig);
     this.sizeMultiple = this.downsampling * unet.downFactor;
-    this.schedule = registerSchedule({
-      betaSchedule: config.beta_schedule,
-      timesteps: config.timesteps,
-      linearStart: config.linear_start,
-      linearEnd: config.linear_end,
-      ...(config.cosine_s !== undefined ? { cosineS: config.cosine_s } : {}),
-    });
+    this.schedule = scheduleOf(config);
   }
 
   /**
@@ -224,7 +232,7 @@ export class TextToLatent {
    */
   static async load(opts: TextToLatentLoadOptions): Promise<TextToLatent> {
     if (opts.backend !== undefined) await initBackend(opts.backend);
-    const config = resolveConfig(opts);
+    const config = resolveTextToLatentConfig(opts);
     const pipelineDir = isDir(opts.checkpoint) ? opts.checkpoint : undefined;
     const tokenizer = opts.tokenizer ?? (pipelineDir && isDir(join(pipelineDir, 'tokenizer')) ? join(pipelineDir, 'tokenizer') : undefined);
     if (tokenizer === undefined) {
@@ -265,7 +273,8 @@ export class TextToLatent {
       if (u.in_channels !== config.channels) throw new Error(`unet_config.in_channels ${u.in_channels} ≠ the model's latent channels ${config.channels}`);
       if (config.first_stage_config.embed_dim !== config.channels) throw new Error(`first_stage_config.embed_dim ${config.first_stage_config.embed_dim} ≠ the model's latent channels ${config.channels}`);
 
-      unet = loadUNet(u, uView);
+      // First, while the backend is still empty: host weights are built on the cpu backend and never enter it.
+      unet = weightsOnHost(opts.unetWeights, float32Bytes(uView)) ? await buildOnHost(() => loadUNet(u, uView)) : loadUNet(u, uView);
       text = TextConditioner.load({ encoder: t.spec, weights: t.view, tokenizer });
       if (vView) vae = loadAutoencoderKL(config.first_stage_config, vView, { scaleFactor: config.scale_factor });
       return new TextToLatent(config, unet, text, vae);
@@ -291,18 +300,8 @@ export class TextToLatent {
    */
   async generate(opts: TextToLatentGenerateOptions = {}): Promise<TextToLatentResult> {
     if (this.disposed) throw new Error('TextToLatent used after dispose()');
-    const samplerName = opts.sampler ?? TXT2IMG_DEFAULTS.sampler;
-    getSampler(samplerName);
+    const { sampler: samplerName, width, height } = checkTextToLatentOptions(this.config, opts);
     const f = this.downsampling;
-    const defaultSide = this.config.image_size * f;
-    const width = opts.width ?? defaultSide;
-    const height = opts.height ?? defaultSide;
-    for (const [name, v] of [['width', width], ['height', height]] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
-      if (v % this.sizeMultiple !== 0) {
-        throw new Error(`${name} ${v} must be a multiple of ${this.sizeMultiple} (VAE downsampling ${f} × U-Net 2^(levels−1) = ${this.unet.downFactor})`);
-      }
-    }
     if (opts.decode && !this.vae) throw new Error('decode needs the first-stage VAE, but the checkpoint has no first_stage_model.* tensors; give the VAE weights (vae / --vae)');
     const vae = this.vae;
     return generateLatents({
@@ -341,3 +340,39 @@ export class TextToLatent {
   }
 }
 
+
+/**
+ * The checks {@link TextToLatent.generate} makes before any work, on the configuration alone (see
+ * {@link resolveTextToLatentConfig}): the sampler name, the image size against the VAE × U-Net downsampling,
+ * and the step count against the sampler's timestep rule. Returns the sampler name and size that will be used;
+ * throws an error naming the option otherwise.
+ */
+export function checkTextToLatentOptions(
+  config: TextToLatentConfig,
+  opts: Pick<TextToLatentGenerateOptions, 'sampler' | 'width' | 'height' | 'steps'>,
+): { sampler: string; width: number; height: number } {
+  const sampler = opts.sampler ?? TXT2IMG_DEFAULTS.sampler;
+  const definition = getSampler(sampler);
+  const f = downsamplingFactor(config.first_stage_config.ddconfig);
+  const unetFactor = 2 ** ((config.unet_config.channel_mult ?? UNET_DEFAULTS.channel_mult).length - 1);
+  const multiple = f * unetFactor;
+  const defaultSide = config.image_size * f;
+  const width = opts.width ?? defaultSide;
+  const height = opts.height ?? defaultSide;
+  for (const [name, v] of [['width', width], ['height', height]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
+    if (v % multiple !== 0) throw new Error(`${name} ${v} must be a multiple of ${multiple} (VAE downsampling ${f} × U-Net 2^(levels−1) = ${unetFactor})`);
+  }
+  if (opts.steps !== undefined) definition.timesteps(scheduleOf(config), opts.steps);
+  return { sampler, width, height };
+}
+
+function scheduleOf(config: TextToLatentConfig): DiffusionSchedule {
+  return registerSchedule({
+    betaSchedule: config.beta_schedule,
+    timesteps: config.timesteps,
+    linearStart: config.linear_start,
+    linearEnd: config.linear_end,
+    ...(config.cosine_s !== undefined ? { cosineS: config.cosine_s } : {}),
+  });
+}

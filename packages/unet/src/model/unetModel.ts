@@ -11,6 +11,7 @@ import {
   loadConv2d,
   loadGroupNorm,
   silu,
+  withWeights,
 } from '@stablesr/core';
 import { type AttentionBlock, attentionBlockForward, loadAttentionBlock } from './attentionBlock.js';
 import { type Downsample, downsampleForward, loadDownsample } from './downsample.js';
@@ -231,7 +232,7 @@ function layerForward<C>(layer: UNetLayer<C>, h: tf.Tensor4D, env: LayerEnv<C>):
 function sequentialForward<C>(seq: TimestepEmbedSequential<C>, h: tf.Tensor4D, env: LayerEnv<C>): tf.Tensor4D {
   let cur = h;
   for (const layer of seq) {
-    const next = layerForward(layer, cur, env);
+    const next = withWeights(layer, () => layerForward(layer, cur, env));
     if (cur !== h) cur.dispose();
     cur = next;
   }
@@ -268,7 +269,8 @@ export function unetForward<C>(unet: UNet<C>, x: tf.Tensor4D, timesteps: ArrayLi
   }
   if (unet.extension && cond === undefined) throw new Error(`U-Net: the ${unet.extension} modulation needs its conditioning (struct_cond), but none was given`);
   const ts = timesteps.length === b ? timesteps : Array.from({ length: b }, () => timesteps[0]!);
-  const emb = timeEmbedForward(unet.time_embed, ts);
+  // Layer by layer, so that weights kept on the host (moveWeightsToHost) occupy the backend one layer at a time.
+  const emb = withWeights(unet.time_embed, () => timeEmbedForward(unet.time_embed, ts));
   const env: LayerEnv<C> = { emb, context, cond, opts };
   const hs: tf.Tensor4D[] = [];
   let cur: tf.Tensor4D | undefined;
@@ -292,7 +294,7 @@ export function unetForward<C>(unet: UNet<C>, x: tf.Tensor4D, timesteps: ArrayLi
       }
     }
     const done = cur;
-    return tf.tidy(() => conv2d(unet.out[2], silu(groupNorm(unet.out[0], done))));
+    return withWeights(unet.out, () => tf.tidy(() => conv2d(unet.out[2], silu(groupNorm(unet.out[0], done)))));
   } finally {
     cur?.dispose();
     tf.dispose(hs);

@@ -42,7 +42,27 @@ export function makeDdimTimesteps(numDdpmTimesteps: number, steps: number, opts:
   }
   if (opts.upstreamPlusOne) ts = ts.map((t) => t + 1);
   const bad = ts.find((t) => t >= numDdpmTimesteps);
-  if (bad !== undefined) throw new Error(`DDIM timestep ${bad} is outside the ${numDdpmTimesteps}-step schedule`);
+  if (bad !== undefined) {
+    // range(0, T, T // S) + 1 ends on T when (T − 1) is a multiple of T // S (e.g. 3 steps over 1000): the
+    // reference indexes past ᾱ there and fails too, so no step count is silently changed.
+    const ok = (s: number) => {
+      try {
+        makeDdimTimesteps(numDdpmTimesteps, s, opts);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    let lo = steps - 1;
+    while (lo >= 1 && !ok(lo)) lo--;
+    let hi = steps + 1;
+    while (hi <= numDdpmTimesteps && !ok(hi)) hi++;
+    const near = [lo >= 1 ? lo : undefined, hi <= numDdpmTimesteps ? hi : undefined].filter((v) => v !== undefined);
+    throw new Error(
+      `DDIM steps ${steps}: the schedule range(0, ${numDdpmTimesteps}, ${numDdpmTimesteps} // ${steps}) + 1 reaches timestep ${bad}, outside the ${numDdpmTimesteps}-step schedule (the reference fails there too)` +
+        (near.length ? `; use e.g. ${near.join(' or ')} steps` : ''),
+    );
+  }
   return ts;
 }
 

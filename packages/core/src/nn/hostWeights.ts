@@ -1,0 +1,159 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+// The wasm backend is 32-bit: its heap stops at 4 GiB, and the fp32 StableSR / SD 2.x U-Net alone is 3.5 GiB.
+// A module whose weights live on the host (JS memory, outside the heap) uploads one part of itself at a time,
+// runs it, and frees it again, so the heap holds one layer's weights instead of the whole network. The
+// upload is a memcpy (well under a second for the whole U-Net), small next to a forward on wasm.
+
+interface HostTensor {
+  data: Float32Array | Int32Array;
+  shape: number[];
+  dtype: 'float32' | 'int32';
+}
+
+/** Parent object (plain object, array or Map) → its tensor-valued slots whose data lives on the host. */
+const hostSlots = new WeakMap<object, Map<PropertyKey, HostTensor>>();
+/** Parents whose slots hold live tensors right now (inside {@link withWeights}). */
+const resident = new Set<object>();
+
+function children(v: object): Iterable<[PropertyKey, unknown]> {
+  if (v instanceof Map) return v.entries();
+  return Object.entries(v);
+}
+
+function setSlot(parent: object, key: PropertyKey, value: tf.Tensor): void {
+  if (parent instanceof Map) parent.set(key, value);
+  else (parent as Record<PropertyKey, unknown>)[key] = value;
+}
+
+/** Visits every object reachable from `module` (each once) that can hold tensors, with the module's own root. */
+function walkParents(module: unknown, visit: (parent: object) => void): void {
+  const seen = new Set<unknown>();
+  const walk = (v: unknown): void => {
+    if (v === null || typeof v !== 'object' || seen.has(v) || v instanceof tf.Tensor || ArrayBuffer.isView(v)) return;
+    seen.add(v);
+    visit(v);
+    for (const [, x] of children(v)) walk(x);
+  };
+  walk(module);
+}
+
+/**
+ * Moves every tensor of a module tree to host memory. The module keeps its tensor objects, disposed, as
+ * placeholders: their shape and dtype can still be read, but computing with one outside {@link withWeights}
+ * fails (tfjs refuses disposed tensors) instead of quietly using backend memory. Tensors shared by several
+ * parents are read once. Returns the bytes moved.
+ */
+export function moveWeightsToHost(module: object): number {
+  let bytes = 0;
+  // A tensor shared by several parents (tied weights) is read once and its slots share the host copy.
+  const moved = new Map<tf.Tensor, HostTensor>();
+  walkParents(module, (parent) => {
+    for (const [key, value] of children(parent)) {
+      if (!(value instanceof tf.Tensor)) continue;
+      let h = moved.get(value);
+      if (!h) {
+        if (value.isDisposed) continue;
+        if (value.dtype !== 'float32' && value.dtype !== 'int32') throw new Error(`moveWeightsToHost: cannot keep a ${value.dtype} tensor on the host`);
+        h = { data: value.dataSync() as Float32Array | Int32Array, shape: value.shape, dtype: value.dtype };
+        moved.set(value, h);
+        bytes += h.data.byteLength;
+      }
+      let slots = hostSlots.get(parent);
+      if (!slots) hostSlots.set(parent, (slots = new Map()));
+      slots.set(key, h);
+    }
+  });
+  for (const t of moved.keys()) t.dispose();
+  return bytes;
+}
+
+/** Whether any part of `module` keeps its weights on the host ({@link moveWeightsToHost}). */
+export function hasHostWeights(module: object): boolean {
+  let found = false;
+  walkParents(module, (parent) => {
+    found ||= hostSlots.has(parent);
+  });
+  return found;
+}
+
+/**
+ * Runs `fn` with the host-held weights of `module` uploaded to the backend, and frees them when `fn` returns or
+ * throws. Parts already uploaded by an enclosing call are left to it; a module without host weights runs as is.
+ * `fn` must not return or keep any of the module's tensors.
+ */
+export function withWeights<T>(module: object, fn: () => T): T {
+  const uploaded: [object, PropertyKey, tf.Tensor][] = [];
+  const live = new Map<HostTensor, tf.Tensor>();
+  walkParents(module, (parent) => {
+    const slots = hostSlots.get(parent);
+    if (!slots || resident.has(parent)) return;
+    resident.add(parent);
+    for (const [key, h] of slots) {
+      const placeholder = (parent instanceof Map ? parent.get(key) : (parent as Record<PropertyKey, unknown>)[key]) as tf.Tensor;
+      let t = live.get(h);
+      if (!t) live.set(h, (t = tf.tensor(h.data, h.shape, h.dtype)));
+      setSlot(parent, key, t);
+      uploaded.push([parent, key, placeholder]);
+    }
+  });
+  if (uploaded.length === 0) return fn();
+  try {
+    return fn();
+  } finally {
+    for (const t of live.values()) t.dispose();
+    for (const [parent, key, placeholder] of uploaded) {
+      setSlot(parent, key, placeholder);
+      resident.delete(parent);
+    }
+  }
+}
+
+/**
+ * Builds a module straight into host memory: `build` runs on tfjs's `cpu` backend (whose tensors are plain JS
+ * arrays, so nothing is copied into the wasm heap), then {@link moveWeightsToHost} takes the tensors over and the
+ * previous backend is active again. `build` must be synchronous and must not use tensors of other backends.
+ */
+export async function buildOnHost<T extends object>(build: () => T): Promise<T> {
+  const previous = tf.getBackend();
+  await import('@tensorflow/tfjs-backend-cpu');
+  if (previous !== 'cpu') {
+    if (!(await tf.setBackend('cpu'))) throw new Error('buildOnHost: the tfjs cpu backend is not available');
+    // Its "install tfjs-node" banner is for people computing on it; this only stores arrays.
+    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  }
+  try {
+    const module = build();
+    moveWeightsToHost(module);
+    return module;
+  } finally {
+    if (previous !== 'cpu') await tf.setBackend(previous);
+  }
+}
+
+/**
+ * Where a large module's weights live: `backend` (with the tensors), `host` (JS memory, uploaded one layer at a
+ * time, see {@link withWeights}), or `auto`: `host` on the wasm backend for modules above
+ * {@link HOST_WEIGHTS_AUTO_BYTES} (its heap ends at 4 GiB), `backend` otherwise.
+ */
+export const WEIGHT_PLACEMENTS = ['auto', 'backend', 'host'] as const;
+export type WeightPlacement = (typeof WEIGHT_PLACEMENTS)[number];
+
+/** Above this, `auto` keeps a module's weights on the host when the backend is wasm (1 GiB). */
+export const HOST_WEIGHTS_AUTO_BYTES = 2 ** 30;
+
+/** Resolves a {@link WeightPlacement} for a module of `bytes` weight bytes on the active backend; throws on unknown values. */
+export function weightsOnHost(placement: WeightPlacement | undefined, bytes: number): boolean {
+  const p = placement ?? 'auto';
+  if (p === 'host') return true;
+  if (p === 'backend') return false;
+  if (p !== 'auto') throw new Error(`weight placement must be auto, backend or host, got ${JSON.stringify(p)}`);
+  return tf.getBackend() === 'wasm' && bytes > HOST_WEIGHTS_AUTO_BYTES;
+}
+
+/** Bytes the tensors of a weight view take as float32 once loaded (what {@link weightsOnHost} weighs). */
+export function float32Bytes(view: { keys(): string[]; shapeOf(name: string): readonly number[] | undefined }): number {
+  let n = 0;
+  for (const k of view.keys()) n += 4 * (view.shapeOf(k) ?? []).reduce((a, b) => a * b, 1);
+  return n;
+}
