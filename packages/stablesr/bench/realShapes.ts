@@ -7,7 +7,7 @@
 //     from them with the pipeline's own tile plans (labelled "derived").
 // Every measurement runs in its own process (peak RSS and the wasm heap are its own; a heap that runs out
 // does not poison the next one).
-//   npm run bench -- realShapes                      quick (< 3 min): U-Net at a 16×16 latent, no untiled VAE
+//   npm run bench -- realShapes                      quick (≈ 4 min): U-Net at the real 64×64 tile, VAE at 256² only
 //   STABLESR_BENCH_FULL=1 npm run bench -- realShapes  every forward at the real 512² tile (≈ 15–25 min)
 // STABLESR_BACKEND=cpu measures the cpu backend instead (slow: ~1.4 GFLOP/s for convolutions).
 import * as tf from '@tensorflow/tfjs-core';
@@ -317,7 +317,7 @@ const mib = (x: unknown) => (typeof x === 'number' ? `${x.toFixed(0)} MiB` : '-'
 
 function main(): void {
   const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
-  console.log(`StableSR 512 preset, synthetic weights, backend ${process.env.STABLESR_BACKEND ?? 'wasm'}, ${FULL ? 'FULL' : 'quick (STABLESR_BENCH_FULL=1 for the real tile sizes)'}; load average ${load()}`);
+  console.log(`StableSR 512 preset, synthetic weights, backend ${process.env.STABLESR_BACKEND ?? 'wasm'}, ${FULL ? 'FULL' : 'quick (STABLESR_BENCH_FULL=1 adds the untiled 512² VAE / CFW)'}; load average ${load()}`);
 
   // 1. What fits: each part alone, then all parts together (U-Net first).
   console.log('\n### memory: loading the modules (tfjs bytes after load; wasm heap = linear memory, max 4096 MiB)');
@@ -345,11 +345,13 @@ function main(): void {
 
   // 2. Time of one forward each.
   console.log(`\n### time of one forward (measured; load average ${load()})`);
-  const L = FULL ? 64 : 16;
+  // The real tile (64×64 latent = 512² pixels): the U-Net's cost is not proportional to area at small sizes
+  // (weight upload and packing are per call), so nothing is extrapolated from smaller latents.
+  const L = 64;
   const runs: [string, number, number, number][] = [
     // [what, size, reps, warm-ups]
     // The whole U-Net does not fit the 4 GiB wasm heap with its weights on the backend (packed copies included).
-    [process.env.STABLESR_BACKEND && process.env.STABLESR_BACKEND !== 'wasm' ? 'unet' : 'unet-host', L, 1, 1],
+    [process.env.STABLESR_BACKEND && process.env.STABLESR_BACKEND !== 'wasm' ? 'unet' : 'unet-host', L, 1, 0],
     ['structcond', L, FULL ? 2 : 2, 1],
     ['text', 77, FULL ? 2 : 1, 1],
     ['vae-decode-tiled', FULL ? 512 : 256, 1, FULL ? 1 : 0],
@@ -372,23 +374,24 @@ function main(): void {
   const unet = times[`unet@${L}`] ?? times[`unet-host@${L}`];
   const enc = times[`structcond@${L}`];
   if (unet === undefined || enc === undefined) return;
-  const scale = FULL ? 1 : (64 * 64) / (L * L);
-  const unet64 = unet * (FULL ? 1 : scale);
-  const enc64 = enc * (FULL ? 1 : scale);
-  console.log(`\n### derived (not measured)${FULL ? '' : `: 64×64 costs extrapolated ×${scale} from ${L}×${L} by latent area (attention grows faster: a lower bound)`}`);
-  const perTile = unet64 + enc64;
+  console.log('\n### derived (not measured): sampling cost from the measured forwards and the pipeline\'s own tile plans');
+  const perTile = unet + enc;
   console.log(`one 64×64 latent tile (U-Net + time-aware encoder): ${f1(perTile)} s`);
-  const g = canvasGeometry(512, 512, CFG.image_size, 4);
-  const patches = imagePatchPlan(g.oriH + g.padH, g.oriW + g.padW);
-  const tilesPerStep = patches.reduce((a, p) => a + latentTilePlan(p.h / 8, p.w / 8, 64, 32).length, 0);
-  const perStep = tilesPerStep * perTile;
-  console.log(`512² → 2048²: ${patches.length} pixel patch(es) of ${patches[0]!.h}², ${tilesPerStep} latent tiles of 64² (overlap 32) per step → ${f1(perStep)} s per step`);
   const vae = ['vae-encode', 'cfw-encode', 'cfw-decode'].map((w) => times[`${w}@512`]);
-  const pxPerPatch = patches[0]!.h * patches[0]!.w;
-  const vaeSec = vae.every((x) => x !== undefined) ? (vae as number[]).reduce((a, b) => a + b, 0) * ((patches.length * pxPerPatch) / (512 * 512)) : undefined;
-  for (const [name, steps] of [['DDPM 200 steps', 200], ['DDIM 20 steps', 20]] as const) {
-    const s = steps * perStep + (vaeSec ?? 0) + (times['text@77'] ?? 0);
-    console.log(`  ${name.padEnd(15)} ${f1(s / 3600)} h (${f1(s)} s${vaeSec === undefined ? ', VAE/CFW not included (FULL only)' : `, of which VAE + CFW ≈ ${f1(vaeSec)} s by pixel area`})`);
+  for (const side of [128, 256, 512]) {
+    const g = canvasGeometry(side, side, CFG.image_size, 4);
+    const patches = imagePatchPlan(g.oriH + g.padH, g.oriW + g.padW);
+    const tilesPerStep = patches.reduce((a, p) => a + latentTilePlan(p.h / 8, p.w / 8, 64, 32).length, 0);
+    const perStep = tilesPerStep * perTile;
+    const pxPerPatch = patches[0]!.h * patches[0]!.w;
+    const vaeSec = vae.every((x) => x !== undefined) ? (vae as number[]).reduce((a, b) => a + b, 0) * ((patches.length * pxPerPatch) / (512 * 512)) : undefined;
+    const cost = (steps: number) => {
+      const sec = steps * perStep + (vaeSec ?? 0);
+      return `${sec >= 5400 ? `${f1(sec / 3600)} h` : `${f1(sec / 60)} min`}`;
+    };
+    console.log(
+      `${side}² → ${side * 4}²: ${patches.length} patch(es) of ${patches[0]!.h}², ${tilesPerStep} tile(s) per step → ${f1(perStep)} s per step; DDPM 200 steps ${cost(200)}, DDIM 50 steps ${cost(50)}, DDIM 20 steps ${cost(20)}${vaeSec === undefined ? ' (VAE/CFW not included: FULL only)' : ` (VAE + CFW ≈ ${f1(vaeSec)} s included)`}`,
+    );
   }
 }
 

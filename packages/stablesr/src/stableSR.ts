@@ -74,7 +74,8 @@ export interface StableSRLoadOptions {
   /**
    * Where the U-Net's weights live: `backend`, `host` (JS memory, uploaded to the backend one layer at a time),
    * or `auto` (default): `host` on the wasm backend when they exceed 1 GiB. The released fp32 U-Net is 3.5 GiB
-   * and the wasm heap ends at 4 GiB, so on wasm it runs from the host; tfjs-node has no such limit.
+   * and the wasm heap ends at 4 GiB, so on wasm it runs from the host; tfjs-node has no such limit. Building
+   * host weights switches tfjs to its cpu backend for a moment: do not run other models while `load` runs.
    */
   unetWeights?: WeightPlacement;
 }

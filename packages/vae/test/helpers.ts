@@ -1,42 +1,10 @@
 // Test helpers: synthetic checkpoints for arbitrary configs, and tensor comparisons.
 import * as tf from '@tensorflow/tfjs-core';
-import { SeededNoise, type TensorEntry, type TensorSource, type WeightView, type Weights, weightsFromSource } from '@stablesr/core';
-
-/** A WeightView that answers any request with zeros and records what was asked (stored layout). */
-function recordingView(record: Map<string, number[]>, prefix = ''): WeightView {
-  const note = (name: string, shape: readonly number[] | undefined): number[] => {
-    if (!shape) throw new Error(`recording view: ${prefix + name} requested without a shape`);
-    record.set(prefix + name, [...shape]);
-    return [...shape];
-  };
-  const v: WeightView = {
-    prefix,
-    origin: 'recording',
-    scope: (p) => recordingView(record, prefix + p),
-    has: () => true,
-    keys: () => [],
-    shapeOf: () => undefined,
-    get: (name, shape) => tf.zeros(note(name, shape)),
-    data: (name, shape) => new Float32Array(note(name, shape).reduce((a, b) => a * b, 1)),
-    conv2d: (name, shape) => {
-      const [o, i, h, w] = note(name, shape) as [number, number, number, number];
-      return tf.zeros([h, w, i, o]);
-    },
-    linear: (name, shape) => {
-      const [o, i] = note(name, shape) as [number, number];
-      return tf.zeros([i, o]);
-    },
-    unusedKeys: () => [],
-    assertAllUsed: () => {},
-  };
-  return v;
-}
+import { SeededNoise, type TensorEntry, type TensorSource, type WeightView, type Weights, recordWeightRequests, weightsFromSource } from '@stablesr/core';
 
 /** Key → stored shape of everything `load` reads. */
 export function recordKeys<M>(load: (view: WeightView) => M, dispose: (m: M) => void): Map<string, number[]> {
-  const record = new Map<string, number[]>();
-  dispose(load(recordingView(record)));
-  return record;
+  return recordWeightRequests(load, dispose);
 }
 
 /**

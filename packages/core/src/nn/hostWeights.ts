@@ -113,6 +113,7 @@ export function withWeights<T>(module: object, fn: () => T): T {
  * Builds a module straight into host memory: `build` runs on tfjs's `cpu` backend (whose tensors are plain JS
  * arrays, so nothing is copied into the wasm heap), then {@link moveWeightsToHost} takes the tensors over and the
  * previous backend is active again. `build` must be synchronous and must not use tensors of other backends.
+ * The backend is switched globally meanwhile, so nothing else may compute while it runs (load before serving).
  */
 export async function buildOnHost<T extends object>(build: () => T): Promise<T> {
   const previous = tf.getBackend();
