@@ -91,11 +91,11 @@ if (!root) {
   });
 
   test.serial('a failing run leaves no file behind', async (t) => {
-    // Bad size for this U-Net (latent side must be a multiple of 4): fails after loading, before sampling.
+    // Bad size for this U-Net (latent side must be a multiple of 4): bad usage, found from the config before loading.
     const bad = newDir('badsize');
     const r1 = await run(withOpt(args(bad, '--vae', VAE, '--image-out', join(bad, 'img.png')), '--width', '72'));
-    t.is(r1.code, 1);
-    t.deepEqual(r1.err, ['stablesr: width 72 must be a multiple of 32 (VAE downsampling 8 × U-Net 2^(levels−1) = 4)']);
+    t.is(r1.code, 2);
+    t.deepEqual(r1.err, ['stablesr: --width: width 72 must be a multiple of 32 (VAE downsampling 8 × U-Net 2^(levels−1) = 4)']);
     t.deepEqual(readdirSync(bad), []);
 
     // Interrupted during sampling.

@@ -29,7 +29,7 @@ test('DDIM timesteps: StableSR vs upstream +1, and T % S ≠ 0', (t) => {
   t.deepEqual(makeDdimTimesteps(1000, 4, { upstreamPlusOne: true }), [1, 251, 501, 751]);
   t.deepEqual(makeDdimTimesteps(1000, 3, { upstreamPlusOne: false }), [0, 333, 666, 999]);
   // Upstream indexes ᾱ[1000] here and fails; so do we, with a message.
-  t.throws(() => makeDdimTimesteps(1000, 3, { upstreamPlusOne: true }), { message: /DDIM timestep 1000 is outside the 1000-step schedule/ });
+  t.throws(() => makeDdimTimesteps(1000, 3, { upstreamPlusOne: true }), { message: /DDIM steps 3: the schedule range\(0, 1000, 1000 \/\/ 3\) \+ 1 reaches timestep 1000, outside the 1000-step schedule .*; use e\.g\. 2 or 4 steps/ });
   const full = registerSchedule();
   const d = ddimSchedule(full, 4, 0, { upstreamPlusOne: true });
   t.deepEqual(Array.from(d.sigmas), [0, 0, 0, 0]);
