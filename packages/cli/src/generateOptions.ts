@@ -31,7 +31,7 @@ export interface GenerateCliOptions {
   latentsOut: string;
   imageOut?: string;
   backend?: BackendChoice;
-  unetWeights?: WeightPlacement;
+  weights?: WeightPlacement;
   quiet: boolean;
   json: boolean;
   verbose: boolean;
@@ -55,7 +55,7 @@ const OPTIONS = {
   'latents-out': { type: 'string' },
   'image-out': { type: 'string' },
   backend: { type: 'string' },
-  'unet-weights': { type: 'string' },
+  weights: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   json: { type: 'boolean' },
   verbose: { type: 'boolean' },
@@ -115,8 +115,8 @@ export function parseGenerateArgs(args: string[]): GenerateCliOptions | 'help' {
   if (opts.negativePrompt !== undefined && opts.guidance === 1) throw new UsageError('--negative-prompt has no effect with --guidance 1 (guidance off)');
   const backend = parseChoice('--backend', v.backend, BACKEND_CHOICES);
   if (backend !== undefined) opts.backend = backend;
-  const unetWeights = parseChoice('--unet-weights', v['unet-weights'], WEIGHT_PLACEMENTS);
-  if (unetWeights !== undefined) opts.unetWeights = unetWeights;
+  const weights = parseChoice('--weights', v.weights, WEIGHT_PLACEMENTS);
+  if (weights !== undefined) opts.weights = weights;
   checkAgainstModel(opts);
   return opts;
 }

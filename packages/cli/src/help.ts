@@ -57,8 +57,8 @@ Output:
 Runtime:
   --backend auto|wasm|cpu|tensorflow|tensorflow-gpu
   --vae-tile-size N        images / latents larger than N pixels per side go through the VAE in tiles (default 512)
-  --unet-weights auto|backend|host   where the U-Net's weights live: host = JS memory, uploaded one layer at a
-                           time (default auto: host on wasm when they exceed 1 GiB; the wasm heap ends at 4 GiB)
+  --weights auto|backend|host   where the networks' weights live: host = JS memory, uploaded to the backend
+                           per layer / call (default auto: host on wasm when the U-Net exceeds 1 GiB)
   --quiet                  no progress bar, no summary line
   --json                   print a JSON result (outputs, sizes, backend, seconds, peak memory) on stdout
   --verbose                stack traces on errors
@@ -88,4 +88,4 @@ export const GENERATE_HELP = `stablesr generate --prompt TEXT --checkpoint FILE 
   --latents-out FILE.safetensors   where the latents go (tensor "latents", NCHW, the sampler output
                            before the 1/0.18215 VAE scaling)                                  (required)
   --image-out FILE         also decode and write the image (.png .jpg .webp .tif)
-  --backend B  --unet-weights W  --quiet  --json  --verbose   as for upscale`;
+  --backend B  --weights W  --quiet  --json  --verbose   as for upscale`;

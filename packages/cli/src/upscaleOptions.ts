@@ -31,7 +31,7 @@ export interface UpscaleCliOptions {
   tokenizer?: string;
   preset?: StableSRPreset;
   vaeTileSize?: number;
-  unetWeights?: WeightPlacement;
+  weights?: WeightPlacement;
   /** Sampling options: each one undefined unless given, the library's default applies. */
   scale?: number;
   steps?: number;
@@ -66,7 +66,7 @@ const OPTIONS = {
   tokenizer: { type: 'string' },
   preset: { type: 'string' },
   'vae-tile-size': { type: 'string' },
-  'unet-weights': { type: 'string' },
+  weights: { type: 'string' },
   scale: { type: 'string' },
   steps: { type: 'string' },
   sampler: { type: 'string' },
@@ -157,7 +157,7 @@ export function parseUpscaleArgs(args: string[]): UpscaleCliOptions | 'help' {
   set('quantize', parseChoice('--quantize', v.quantize, QUANTIZE_MODES));
   set('preset', parseChoice('--preset', v.preset, UPSCALE_PRESETS));
   set('vaeTileSize', parseIntOption('--vae-tile-size', v['vae-tile-size'], { min: 8 }));
-  set('unetWeights', parseChoice('--unet-weights', v['unet-weights'], WEIGHT_PLACEMENTS));
+  set('weights', parseChoice('--weights', v.weights, WEIGHT_PLACEMENTS));
   if (v.cfw !== undefined) opts.cfw = requireFile('--cfw', v.cfw);
   if (v.config !== undefined) {
     if (!['.yaml', '.yml', '.json'].includes(extname(v.config).toLowerCase())) throw new UsageError(`--config: expected a .yaml, .yml or .json file, got ${v.config}`);

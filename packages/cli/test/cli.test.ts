@@ -111,7 +111,7 @@ test('--help lists every command; upscale --help and generate --help list their 
   for (const c of ['upscale', 'generate', 'parity', 'inspect']) t.true(main_.out.join('\n').includes(`stablesr ${c}`), c);
   const u = await run('upscale', '--help');
   t.is(u.code, 0);
-  for (const f of ['--checkpoint', '--cfw', '--preset', '--config', '--text-encoder', '--tokenizer', '--scale', '--steps', '--sampler', '--eta', '--tile-size', '--tile-overlap', '--fidelity', '--color-fix', '--prompt', '--negative-prompt', '--guidance', '--seed', '--input-size', '--patch-size', '--patch-stride', '--quantize', '--bit-depth', '--format', '--concurrency', '--backend', '--vae-tile-size', '--unet-weights', '--quiet', '--json', '--verbose']) {
+  for (const f of ['--checkpoint', '--cfw', '--preset', '--config', '--text-encoder', '--tokenizer', '--scale', '--steps', '--sampler', '--eta', '--tile-size', '--tile-overlap', '--fidelity', '--color-fix', '--prompt', '--negative-prompt', '--guidance', '--seed', '--input-size', '--patch-size', '--patch-stride', '--quantize', '--bit-depth', '--format', '--concurrency', '--backend', '--vae-tile-size', '--weights', '--quiet', '--json', '--verbose']) {
     t.true(u.out.join('\n').includes(f), f);
   }
   const g = await run('generate', '--help');
@@ -178,7 +178,7 @@ test('out-of-range and malformed numbers and choices → exit 2 naming the optio
     [['--patch-size', '1280', '--patch-stride', '1300'], /--patch-stride \(1300\) must be ≤ --patch-size \(1280\)/],
     [['--preset', '1024'], /--preset must be one of 512, 768v, got "1024"/],
     [['--vae-tile-size', '4'], /--vae-tile-size must be ≥ 8/],
-    [['--unet-weights', 'disk'], /--unet-weights must be one of auto, backend, host, got "disk"/],
+    [['--weights', 'disk'], /--weights must be one of auto, backend, host, got "disk"/],
     [['--seed=-1'], /--seed must be ≥ 0, got -1/],
     [['--seed', '4294967296'], /--seed must be ≤ 4294967295/],
     [['--sampler', 'euler-a'], /--sampler must be one of ddpm, ddim, got "euler-a"/],
@@ -219,7 +219,7 @@ test('generate validates its options', async (t) => {
   // Checked against the model configuration (SD 2.1 preset: VAE 8 × U-Net 8) before any weights are read.
   await failsWith(t, 2, /--width: width 520 must be a multiple of 64/, ...g('--width', '520'));
   await failsWith(t, 2, /--steps: DDIM steps 3: .* reaches timestep 1000, .* use e\.g\. 2 or 4 steps/, ...g('--steps', '3'));
-  await failsWith(t, 2, /--unet-weights must be one of auto, backend, host, got "gpu"/, ...g('--unet-weights', 'gpu'));
+  await failsWith(t, 2, /--weights must be one of auto, backend, host, got "gpu"/, ...g('--weights', 'gpu'));
   t.false(existsSync(lat));
 });
 
@@ -247,7 +247,7 @@ test('options that depend on the model are checked by the pipeline and reported 
 
 test('a real upscale of a 16×16 image with the tiny fixture model (2 DDPM steps, U-Net weights on the host): JSON result, pixels equal StableSR.upscale', async (t) => {
   const out = join(dir, 'real-out.png');
-  const r = await run('upscale', IN, out, ...TINY, '--tokenizer', VOCAB, '--steps', '2', '--seed', '7', '--unet-weights', 'host', '--json');
+  const r = await run('upscale', IN, out, ...TINY, '--tokenizer', VOCAB, '--steps', '2', '--seed', '7', '--weights', 'host', '--json');
   t.is(r.code, 0, r.err.join(' | '));
   t.deepEqual(r.err, []);
   const res = JSON.parse(r.out.join('\n'));

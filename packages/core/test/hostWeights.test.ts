@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { HOST_WEIGHTS_AUTO_BYTES, buildOnHost, float32Bytes, hasHostWeights, initBackend, moveWeightsToHost, weightsOnHost, withWeights } from '@stablesr/core';
+import { HOST_WEIGHTS_AUTO_BYTES, buildOnHost, float32Bytes, hasHostWeights, initBackend, moveWeightsToHost, weightsOnHost, withWeights, withWeightsAsync } from '@stablesr/core';
 
 test.before(async () => {
   await initBackend();
@@ -98,4 +98,30 @@ test('weight placement: host, backend, or auto by size on wasm only; unknown val
   t.is(weightsOnHost(undefined, HOST_WEIGHTS_AUTO_BYTES + 1), tf.getBackend() === 'wasm');
   t.throws(() => weightsOnHost('gpu' as never, 1), { message: /auto, backend or host, got "gpu"/ });
   t.is(float32Bytes({ keys: () => ['a', 'b'], shapeOf: (k) => (k === 'a' ? [2, 3] : [5]) }), 44);
+});
+
+test.serial('overlapping asynchronous calls share one upload; the last one out frees it', async (t) => {
+  const m = toyModule();
+  const x = tf.tensor2d([1, 0, 0, 1], [2, 2]);
+  const expected = forward(m, x);
+  moveWeightsToHost(m);
+  const before = tf.memory().numTensors;
+  let releaseFirst!: () => void;
+  const gate = new Promise<void>((r) => (releaseFirst = r));
+  const first = withWeightsAsync(m, async () => {
+    await gate;
+    return forward(m, x);
+  });
+  const uploaded = tf.memory().numTensors;
+  t.true(uploaded > before);
+  // The second call starts while the first holds the weights and ends before it: nothing is uploaded twice or freed early.
+  const second = await withWeightsAsync(m, async () => forward(m, x));
+  t.deepEqual(second, expected);
+  t.is(tf.memory().numTensors, uploaded);
+  releaseFirst();
+  t.deepEqual(await first, expected);
+  t.is(tf.memory().numTensors, before);
+  await t.throwsAsync(withWeightsAsync(m, async () => Promise.reject(new Error('late failure'))), { message: 'late failure' });
+  t.is(tf.memory().numTensors, before);
+  x.dispose();
 });

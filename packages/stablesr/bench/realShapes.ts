@@ -19,12 +19,11 @@ import {
   buildOnHost,
   initBackend,
   latentTilePlan,
-  recordWeightRequests,
   SeededNoise,
   syntheticSource,
   weightsFromSource,
 } from '@stablesr/core';
-import { disposeFrozenOpenClipEmbedder, disposeUNet, frozenOpenClipEncode, loadFrozenOpenClipEmbedder, loadUNet } from '@stablesr/unet';
+import { disposeFrozenOpenClipEmbedder, disposeUNet, frozenOpenClipEncode, loadFrozenOpenClipEmbedder } from '@stablesr/unet';
 import {
   cfwDecode,
   cfwEncode,
@@ -36,26 +35,15 @@ import {
   encodeMomentsTiled,
   loadAutoencoderKL,
   loadCfwAutoencoder,
-  parseAutoencoderKLConfig,
 } from '@stablesr/vae';
 import { canvasGeometry } from '../src/preprocess.js';
-import { spadeExtension } from '../src/spade.js';
-import { STABLESR_PRESETS } from '../src/stableSRConfig.js';
-import { type EncoderUNetModelWTConfig, disposeTimeAwareEncoder, loadTimeAwareEncoder, timeAwareEncoderForward } from '../src/timeAwareEncoder.js';
-import { type UNetModelDualcondV2Config, loadStableSRUNet, stableSRUNetForward } from '../src/unetModelDualcondV2.js';
+import { CFG, CFW_CFG, ENC_CFG, type Part, PARTS, SEMB, TEXT_CFG, UNET_CFG, VAE_CFG, shapesOf } from './releasedModel.js';
+import { disposeTimeAwareEncoder, loadTimeAwareEncoder, timeAwareEncoderForward } from '../src/timeAwareEncoder.js';
+import { loadStableSRUNet, stableSRUNetForward } from '../src/unetModelDualcondV2.js';
 
-const CFG = STABLESR_PRESETS['512'];
-const UNET_CFG = CFG.unet_config as unknown as UNetModelDualcondV2Config;
-const ENC_CFG = CFG.structcond_stage_config as unknown as EncoderUNetModelWTConfig;
-const VAE_CFG = parseAutoencoderKLConfig(CFG.first_stage_config, 'first_stage_config');
-const CFW_CFG = parseAutoencoderKLConfig(CFG.cfw_config, 'cfw_config');
-const TEXT_CFG = { text_cfg: CFG.cond_stage_config.text_cfg, layer: CFG.cond_stage_config.layer };
-const SEMB = UNET_CFG.semb_channels!;
 const FULL = !!process.env.STABLESR_BENCH_FULL;
 const MiB = 2 ** 20;
 
-type Part = 'unet' | 'structcond' | 'vae' | 'cfw' | 'text';
-const PARTS: Part[] = ['unet', 'structcond', 'vae', 'cfw', 'text'];
 const LABEL: Record<Part, string> = {
   unet: 'U-Net + SPADE (model.diffusion_model)',
   structcond: 'time-aware encoder (structcond_stage_model)',
@@ -65,24 +53,6 @@ const LABEL: Record<Part, string> = {
 };
 
 // ---------------------------------------------------------------- key lists and loading
-
-/** Key → stored shape of one part, from its own loader. Recorded on the cpu backend: zeros of 3.7 GB do not fit in wasm. */
-async function shapesOf(part: Part): Promise<Map<string, number[]>> {
-  switch (part) {
-    case 'unet':
-      // loadStableSRUNet probes the file for SPADE keys; the recording view has none, so the inner loader is recorded.
-      return recordWeightRequests((v) => loadUNet(UNET_CFG, v, spadeExtension(SEMB)), disposeUNet, 'model.diffusion_model.');
-    case 'structcond':
-      return recordWeightRequests((v) => loadTimeAwareEncoder(ENC_CFG, v), disposeTimeAwareEncoder, 'structcond_stage_model.');
-    case 'vae':
-      return recordWeightRequests((v) => loadAutoencoderKL(VAE_CFG, v, { strict: false }), disposeAutoencoderKL, 'first_stage_model.');
-    case 'cfw':
-      return recordWeightRequests((v) => loadCfwAutoencoder(CFW_CFG, v, { strict: false }), disposeCfwAutoencoder);
-    case 'text':
-      // The file holds all blocks; with `penultimate` the loader reads one fewer (recorded with `last` to list them all).
-      return recordWeightRequests((v) => loadFrozenOpenClipEmbedder({ ...TEXT_CFG, layer: 'last' }, v), disposeFrozenOpenClipEmbedder, 'cond_stage_model.');
-  }
-}
 
 /**
  * Records the parts' key lists on cpu, then switches to the measured backend. One synthetic file per part:
@@ -335,7 +305,7 @@ function main(): void {
   }
   for (const [title, result] of [
     ['cumulative, in one process, every weight on the backend:', together],
-    ['cumulative, in one process, U-Net weights on the host (the default on wasm):', withHostUNet],
+    ['cumulative, in one process, U-Net weights on the host, the rest on the backend:', withHostUNet],
   ] as const) {
     console.log(`\n${title}`);
     for (const row of (result.rows as Record<string, unknown>[] | undefined) ?? [result]) {

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { type WeightPlacement, type WeightView, WeightFileError, buildOnHost, float32Bytes, weightsOnHost } from '@stablesr/core';
+import { type WeightPlacement, type WeightView, WeightFileError, buildOnHost, float32Bytes, weightsOnHost, withWeights } from '@stablesr/core';
 import { disposeUNet } from '@stablesr/unet';
 import { type SRModels } from './srModels.js';
 import { type StableSRConfig } from './stableSRConfig.js';
@@ -21,10 +21,10 @@ export interface SRNetworksOptions {
   /** See {@link VaeModelOptions.vaeTileSize}. */
   vaeTileSize?: number;
   /**
-   * Where the U-Net's weights live (default `auto`: on the host for the wasm backend when they exceed 1 GiB, as
-   * the released fp32 U-Net's 3.5 GiB do: the wasm heap ends at 4 GiB). The other networks stay on the backend.
+   * Where the networks' weights live (default `auto`: on the host for the wasm backend when the U-Net's exceed
+   * 1 GiB, as the released fp32 U-Net's 3.5 GiB do: the wasm heap ends at 4 GiB and also holds packed copies).
    */
-  unetWeights?: WeightPlacement;
+  weights?: WeightPlacement;
 }
 
 /**
@@ -49,21 +49,23 @@ export function assertStableSRCheckpoint(view: WeightView, name = view.origin): 
  * Loads the U-Net (`model.diffusion_model.`), the time-aware encoder (`structcond_stage_model.`), the
  * first-stage VAE (`first_stage_model.`) from the checkpoint view and, when given, the CFW autoencoder
  * (prefix "", `vqgan_cfw_00011.ckpt`). Strict: every key is checked against the config. A failed load
- * releases what was already loaded. The U-Net's weights may be kept on the host ({@link SRNetworksOptions.unetWeights}).
+ * releases what was already loaded. The weights may be kept on the host ({@link SRNetworksOptions.weights}).
  */
 export async function loadSRNetworks(config: StableSRConfig, checkpoint: WeightView, cfw: WeightView | undefined, opts: SRNetworksOptions = {}): Promise<SRNetworks> {
   const loaded: (() => void)[] = [];
   try {
     const unetView = checkpoint.scope('model.diffusion_model.');
-    const buildUNet = () => loadStableSRUNet(config.unet_config as unknown as UNetModelDualcondV2Config, unetView);
-    // First, while the backend is still empty: host weights are built on the cpu backend and never enter it.
-    const unet = weightsOnHost(opts.unetWeights, float32Bytes(unetView)) ? await buildOnHost(buildUNet) : buildUNet();
+    // With host weights every network is built on the cpu backend (nothing enters the backend while loading) and
+    // each call uploads what it needs: the U-Net one layer at a time, the smaller networks whole.
+    const onHost = weightsOnHost(opts.weights, float32Bytes(unetView));
+    const build = <T extends object>(load: () => T): Promise<T> | T => (onHost ? buildOnHost(load) : load());
+    const unet = await build(() => loadStableSRUNet(config.unet_config as unknown as UNetModelDualcondV2Config, unetView));
     loaded.push(() => disposeUNet(unet));
-    const enc = loadTimeAwareEncoder(config.structcond_stage_config as unknown as EncoderUNetModelWTConfig, checkpoint.scope('structcond_stage_model.'));
+    const enc = await build(() => loadTimeAwareEncoder(config.structcond_stage_config as unknown as EncoderUNetModelWTConfig, checkpoint.scope('structcond_stage_model.')));
     loaded.push(() => disposeTimeAwareEncoder(enc));
     let vae: VaeModels;
     try {
-      vae = loadVaeModels(config.first_stage_config, checkpoint, cfw ? config.cfw_config : undefined, cfw, { scaleFactor: config.scale_factor, vaeTileSize: opts.vaeTileSize });
+      vae = await build(() => loadVaeModels(config.first_stage_config, checkpoint, cfw ? config.cfw_config : undefined, cfw, { scaleFactor: config.scale_factor, vaeTileSize: opts.vaeTileSize }));
     } catch (e) {
       // Name the file: a CFW whose fusion layers do not fit the config is the usual cause.
       if (cfw && e instanceof Error && !(e instanceof WeightFileError) && !e.message.includes(cfw.origin)) e.message = `${cfw.origin}: ${e.message}`;
@@ -74,7 +76,7 @@ export async function loadSRNetworks(config: StableSRConfig, checkpoint: WeightV
       scaleFactor: vae.scaleFactor,
       downsampling: vae.downsampling,
       latentChannels: vae.latentChannels,
-      structCond: (lr: tf.Tensor4D, t: readonly number[]) => timeAwareEncoderForward(enc, lr, t),
+      structCond: (lr: tf.Tensor4D, t: readonly number[]) => withWeights(enc, () => timeAwareEncoderForward(enc, lr, t)),
       unet: (x, t, context, cond) => stableSRUNetForward(unet, x, t, context, cond),
       encodeFirstStage: vae.encodeFirstStage,
       decodeFirstStage: vae.decodeFirstStage,

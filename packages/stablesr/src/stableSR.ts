@@ -72,12 +72,14 @@ export interface StableSRLoadOptions {
    */
   vaeTileSize?: number;
   /**
-   * Where the U-Net's weights live: `backend`, `host` (JS memory, uploaded to the backend one layer at a time),
-   * or `auto` (default): `host` on the wasm backend when they exceed 1 GiB. The released fp32 U-Net is 3.5 GiB
-   * and the wasm heap ends at 4 GiB, so on wasm it runs from the host; tfjs-node has no such limit. Building
-   * host weights switches tfjs to its cpu backend for a moment: do not run other models while `load` runs.
+   * Where the networks' weights live: `backend`, `host` (JS memory; the U-Net is uploaded to the backend one
+   * layer at a time, the time-aware encoder, VAE and CFW for each call), or `auto` (default): `host` on the wasm
+   * backend when the U-Net exceeds 1 GiB. The released fp32 U-Net is 3.5 GiB and the wasm heap ends at 4 GiB
+   * (holding packed copies of the weights it uses besides), so on wasm the released model runs from the host;
+   * tfjs-node has no such limit. Building host weights switches tfjs to its cpu backend for a moment: do not run
+   * other models while `load` runs.
    */
-  unetWeights?: WeightPlacement;
+  weights?: WeightPlacement;
 }
 
 /** Options of {@link StableSR.upscale}. Defaults follow the official scripts. */
@@ -251,7 +253,7 @@ export class StableSR {
       text = new PromptEncoder({ tower, config: config.cond_stage_config, ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}) });
       // The default prompt is computed now, so that a bad text tower fails at load time.
       text.encode('').dispose();
-      nets = await loadSRNetworks(config, ckpt, cfw, { vaeTileSize: opts.vaeTileSize ?? 512, ...(opts.unetWeights !== undefined ? { unetWeights: opts.unetWeights } : {}) });
+      nets = await loadSRNetworks(config, ckpt, cfw, { vaeTileSize: opts.vaeTileSize ?? 512, ...(opts.weights !== undefined ? { weights: opts.weights } : {}) });
       const contextDim = (config.unet_config as { context_dim?: unknown }).context_dim;
       if (typeof contextDim === 'number' && contextDim !== config.cond_stage_config.text_cfg.width) {
         throw new Error(`config: the U-Net's context_dim ${contextDim} differs from the text tower width ${config.cond_stage_config.text_cfg.width}`);

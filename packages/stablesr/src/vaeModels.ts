@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type WeightView } from '@stablesr/core';
+import { type WeightView, withWeights, withWeightsAsync } from '@stablesr/core';
 import {
   type AutoencoderKL,
   type CfwAutoencoder,
@@ -20,7 +20,11 @@ import {
 import { type SRModels } from './srModels.js';
 
 /** The autoencoder half of {@link SRModels}: first-stage VAE and optional CFW autoencoder. */
-export type VaeModels = Pick<SRModels, 'scaleFactor' | 'downsampling' | 'latentChannels' | 'encodeFirstStage' | 'decodeFirstStage' | 'cfw'> & { dispose(): void };
+export type VaeModels = Pick<SRModels, 'scaleFactor' | 'downsampling' | 'latentChannels' | 'encodeFirstStage' | 'decodeFirstStage' | 'cfw'> & {
+  /** The networks behind the functions (properties, so that their weights can be moved to the host). */
+  readonly modules: { vae: AutoencoderKL; cfw?: CfwAutoencoder };
+  dispose(): void;
+};
 
 export interface VaeModelOptions {
   scaleFactor: number;
@@ -57,23 +61,27 @@ export function loadVaeModels(firstStageConfig: unknown, stableView: WeightView,
     scaleFactor: opts.scaleFactor,
     downsampling: vae.downsamplingFactor,
     latentChannels: fsCfg.embed_dim,
-    encodeFirstStage: async (image) => {
-      if (!tileImage(image)) return toPosterior(encodeMoments(vae, image));
-      const { moments, features } = await encodeMomentsTiled(vae, image, { tileSize: opts.vaeTileSize });
-      tf.dispose(features);
-      return toPosterior(moments);
-    },
-    decodeFirstStage: (z) => decode(vae, z),
+    // Each call uploads the network's weights when they are kept on the host (withWeights), and frees them after.
+    encodeFirstStage: (image) =>
+      withWeightsAsync(vae, async () => {
+        if (!tileImage(image)) return toPosterior(encodeMoments(vae, image));
+        const { moments, features } = await encodeMomentsTiled(vae, image, { tileSize: opts.vaeTileSize });
+        tf.dispose(features);
+        return toPosterior(moments);
+      }),
+    decodeFirstStage: (z) => withWeights(vae, () => decode(vae, z)),
     cfw: cfw
       ? {
-          encode: async (image) => {
-            const r = tileImage(image) ? await cfwEncodeTiled(cfw!, image, { tileSize: opts.vaeTileSize }) : cfwEncode(cfw!, image);
-            tf.dispose([r.posterior.moments, r.posterior.logvar, r.posterior.latent]);
-            return { posterior: { mean: r.posterior.mean, std: r.posterior.std }, encFea: r.encFeatures };
-          },
-          decode: (z, encFea, w) => (tileLatent(z) ? cfwDecodeTiled(cfw!, z, encFea, w, { tileSize: latentTile }) : cfwDecode(cfw!, z, encFea, w)),
+          encode: (image) =>
+            withWeightsAsync(cfw!, async () => {
+              const r = tileImage(image) ? await cfwEncodeTiled(cfw!, image, { tileSize: opts.vaeTileSize }) : cfwEncode(cfw!, image);
+              tf.dispose([r.posterior.moments, r.posterior.logvar, r.posterior.latent]);
+              return { posterior: { mean: r.posterior.mean, std: r.posterior.std }, encFea: r.encFeatures };
+            }),
+          decode: (z, encFea, w) => withWeightsAsync(cfw!, async () => (tileLatent(z) ? cfwDecodeTiled(cfw!, z, encFea, w, { tileSize: latentTile }) : cfwDecode(cfw!, z, encFea, w))),
         }
       : undefined,
+    modules: cfw ? { vae, cfw } : { vae },
     dispose: () => {
       disposeAutoencoderKL(vae);
       if (cfw) disposeCfwAutoencoder(cfw);

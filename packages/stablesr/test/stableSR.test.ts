@@ -71,13 +71,13 @@ function registerTests(root: string): void {
   // The public API reproduces the reference canvas scripts (README 7.13, 7.15) with the recorded noise: the
   // 8-bit output equals the reference `output.wavelet` within its free-running tolerance plus half a quantisation step.
   // The U-Net's weights sit on the backend for one and on the host (uploaded layer by layer) for the other.
-  for (const [name, unetWeights] of [['sampler.ddpm-sr-tiled', 'backend'], ['sampler.ddim-tiled', 'host']] as const) {
-    test.serial(`upscale reproduces the reference ${name} output (U-Net weights on the ${unetWeights})`, async (t) => {
+  for (const [name, weights] of [['sampler.ddpm-sr-tiled', 'backend'], ['sampler.ddim-tiled', 'host']] as const) {
+    test.serial(`upscale reproduces the reference ${name} output (U-Net weights on the ${weights})`, async (t) => {
       const fx = new Fixture(join(root, name));
       try {
         const c = fx.config as Record<string, unknown> & { parameterization: 'eps' | 'v' };
         const ddim = c.ddim_steps !== undefined;
-        const model = await StableSR.load({ ...base, tokenizer: files.tokenizer, config: { ...(c.model as object), parameterization: c.parameterization }, unetWeights });
+        const model = await StableSR.load({ ...base, tokenizer: files.tokenizer, config: { ...(c.model as object), parameterization: c.parameterization }, weights });
         const lr = fx.inputNhwc('lr') as tf.Tensor4D;
         try {
           const res = await model.upscale(lr, {

@@ -50,7 +50,7 @@ export async function generateCommand(opts: GenerateCliOptions, io: CliIo): Prom
     ...(opts.textEncoder !== undefined && { textEncoder: opts.textEncoder }),
     ...(opts.tokenizer !== undefined && { tokenizer: opts.tokenizer }),
     ...(opts.vae !== undefined && { vae: opts.vae }),
-    ...(opts.unetWeights !== undefined && { unetWeights: opts.unetWeights }),
+    ...(opts.weights !== undefined && { weights: opts.weights }),
   });
   let result: Pick<GenerateRunResult, 'latentShape' | 'imageSize'>;
   try {

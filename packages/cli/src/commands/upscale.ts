@@ -61,7 +61,7 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
     ...(opts.textEncoder !== undefined && { textEncoder: opts.textEncoder }),
     ...(opts.tokenizer !== undefined && { tokenizer: opts.tokenizer }),
     ...(opts.vaeTileSize !== undefined && { vaeTileSize: opts.vaeTileSize }),
-    ...(opts.unetWeights !== undefined && { unetWeights: opts.unetWeights }),
+    ...(opts.weights !== undefined && { weights: opts.weights }),
   });
   const results: UpscaleImageResult[] = [];
   try {

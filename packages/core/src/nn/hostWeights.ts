@@ -13,8 +13,8 @@ interface HostTensor {
 
 /** Parent object (plain object, array or Map) → its tensor-valued slots whose data lives on the host. */
 const hostSlots = new WeakMap<object, Map<PropertyKey, HostTensor>>();
-/** Parents whose slots hold live tensors right now (inside {@link withWeights}). */
-const resident = new Set<object>();
+/** Parents whose slots hold live tensors right now, with the number of {@link withWeights} calls using them. */
+const resident = new Map<object, { users: number; live: [PropertyKey, tf.Tensor, tf.Tensor][] }>();
 
 function children(v: object): Iterable<[PropertyKey, unknown]> {
   if (v instanceof Map) return v.entries();
@@ -77,35 +77,64 @@ export function hasHostWeights(module: object): boolean {
   return found;
 }
 
-/**
- * Runs `fn` with the host-held weights of `module` uploaded to the backend, and frees them when `fn` returns or
- * throws. Parts already uploaded by an enclosing call are left to it; a module without host weights runs as is.
- * `fn` must not return or keep any of the module's tensors.
- */
-export function withWeights<T>(module: object, fn: () => T): T {
-  const uploaded: [object, PropertyKey, tf.Tensor][] = [];
-  const live = new Map<HostTensor, tf.Tensor>();
+/** Uploads the host-held weights under `module` that are not up already; returns the parents to {@link release}. */
+function acquire(module: object): object[] {
+  const acquired: object[] = [];
   walkParents(module, (parent) => {
     const slots = hostSlots.get(parent);
-    if (!slots || resident.has(parent)) return;
-    resident.add(parent);
-    for (const [key, h] of slots) {
-      const placeholder = (parent instanceof Map ? parent.get(key) : (parent as Record<PropertyKey, unknown>)[key]) as tf.Tensor;
-      let t = live.get(h);
-      if (!t) live.set(h, (t = tf.tensor(h.data, h.shape, h.dtype)));
-      setSlot(parent, key, t);
-      uploaded.push([parent, key, placeholder]);
+    if (!slots) return;
+    let r = resident.get(parent);
+    if (!r) {
+      r = { users: 0, live: [] };
+      for (const [key, h] of slots) {
+        const placeholder = (parent instanceof Map ? parent.get(key) : (parent as Record<PropertyKey, unknown>)[key]) as tf.Tensor;
+        const t = tf.tensor(h.data, h.shape, h.dtype);
+        setSlot(parent, key, t);
+        r.live.push([key, placeholder, t]);
+      }
+      resident.set(parent, r);
     }
+    r.users++;
+    acquired.push(parent);
   });
-  if (uploaded.length === 0) return fn();
+  return acquired;
+}
+
+/** Frees the uploads of `parents` that no other call is using, putting the placeholders back. */
+function release(parents: object[]): void {
+  for (const parent of parents) {
+    const r = resident.get(parent)!;
+    if (--r.users > 0) continue;
+    resident.delete(parent);
+    for (const [key, placeholder, t] of r.live) {
+      setSlot(parent, key, placeholder);
+      t.dispose();
+    }
+  }
+}
+
+/**
+ * Runs `fn` with the host-held weights of `module` uploaded to the backend, and frees them when `fn` returns or
+ * throws, unless an enclosing or concurrent call still uses them (uploads are counted per parent object). A
+ * module without host weights runs as is. `fn` must not return or keep any of the module's tensors.
+ */
+export function withWeights<T>(module: object, fn: () => T): T {
+  const acquired = acquire(module);
+  if (acquired.length === 0) return fn();
   try {
     return fn();
   } finally {
-    for (const t of live.values()) t.dispose();
-    for (const [parent, key, placeholder] of uploaded) {
-      setSlot(parent, key, placeholder);
-      resident.delete(parent);
-    }
+    release(acquired);
+  }
+}
+
+/** {@link withWeights} for asynchronous work (tiled passes that await between tiles). */
+export async function withWeightsAsync<T>(module: object, fn: () => Promise<T>): Promise<T> {
+  const acquired = acquire(module);
+  try {
+    return await fn();
+  } finally {
+    release(acquired);
   }
 }
 

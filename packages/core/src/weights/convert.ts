@@ -4,7 +4,7 @@ import { writeAtomic } from '../io/atomicWrite.js';
 import { type ProgressCallback, throwIfAborted } from '../progress.js';
 import { DTYPE_BYTES, floatToHalfBits, isFloatDType, shapeSize } from './dtype.js';
 import { type OpenWeightsOptions, openTensorSource } from './openWeights.js';
-import { type StorageDType, type TensorEntry, WeightFileError } from './tensorSource.js';
+import { type StorageDType, type TensorEntry, type TensorSource, WeightFileError } from './tensorSource.js';
 
 export interface ConvertOptions extends OpenWeightsOptions {
   /** Write every floating-point tensor as F16 (round to nearest even). Integer tensors are copied unchanged. */
@@ -36,48 +36,56 @@ export interface ConvertResult {
 export async function convertWeights(inPath: string, outPath: string, options: ConvertOptions = {}): Promise<ConvertResult> {
   const src = openTensorSource(inPath, options);
   try {
-    const plan = [...src.entries().values()].map((e) => ({ entry: e, dtype: outputDType(e, !!options.fp16) }));
-    const header: Record<string, unknown> = { __metadata__: { ...src.metadata, format: 'pt' } };
-    let offset = 0;
-    const dtypes: Record<string, number> = {};
-    for (const { entry, dtype } of plan) {
-      const size = shapeSize(entry.shape) * DTYPE_BYTES[dtype];
-      header[entry.name] = { dtype, shape: [...entry.shape], data_offsets: [offset, offset + size] };
-      offset += size;
-      dtypes[dtype] = (dtypes[dtype] ?? 0) + 1;
-    }
-    let json = JSON.stringify(header);
-    // The reference writer pads the header with spaces so the data area starts 8-byte aligned.
-    json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-    const headerBytes = Buffer.from(json, 'utf8');
-    const lenBytes = Buffer.alloc(8);
-    lenBytes.writeBigUInt64LE(BigInt(headerBytes.byteLength));
-    const total = 8 + headerBytes.byteLength + offset;
-
-    await writeAtomic(outPath, async (tmp) => {
-      const fd = openSync(tmp, 'w');
-      try {
-        writeAll(fd, lenBytes);
-        writeAll(fd, headerBytes);
-        for (let i = 0; i < plan.length; i++) {
-          throwIfAborted(options.signal);
-          const { entry, dtype } = plan[i]!;
-          const bytes = encode(entry, dtype, src.origin);
-          const want = shapeSize(entry.shape) * DTYPE_BYTES[dtype];
-          if (bytes.byteLength !== want) throw new WeightFileError(src.origin, `produced ${bytes.byteLength} bytes, expected ${want}`, entry.name);
-          writeAll(fd, bytes);
-          options.onProgress?.({ stage: 'convert', done: i + 1, total: plan.length, detail: { key: entry.name } });
-          // Lets timers and abort signals fire between tensors of a long conversion.
-          await nextTurn();
-        }
-      } finally {
-        closeSync(fd);
-      }
-    });
-    return { tensors: plan.length, bytes: total, dtypes };
+    return await writeSafetensors(src, outPath, options);
   } finally {
     src.close();
   }
+}
+
+/**
+ * Writes every tensor of `src` to one `.safetensors` file at `outPath`, streaming (one tensor in memory at a
+ * time) and atomically, with the dtype rules of {@link convertWeights}. The caller closes `src`.
+ */
+export async function writeSafetensors(src: TensorSource, outPath: string, options: Pick<ConvertOptions, 'fp16' | 'onProgress' | 'signal'> = {}): Promise<ConvertResult> {
+  const plan = [...src.entries().values()].map((e) => ({ entry: e, dtype: outputDType(e, !!options.fp16) }));
+  const header: Record<string, unknown> = { __metadata__: { ...src.metadata, format: 'pt' } };
+  let offset = 0;
+  const dtypes: Record<string, number> = {};
+  for (const { entry, dtype } of plan) {
+    const size = shapeSize(entry.shape) * DTYPE_BYTES[dtype];
+    header[entry.name] = { dtype, shape: [...entry.shape], data_offsets: [offset, offset + size] };
+    offset += size;
+    dtypes[dtype] = (dtypes[dtype] ?? 0) + 1;
+  }
+  let json = JSON.stringify(header);
+  // The reference writer pads the header with spaces so the data area starts 8-byte aligned.
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const lenBytes = Buffer.alloc(8);
+  lenBytes.writeBigUInt64LE(BigInt(headerBytes.byteLength));
+  const total = 8 + headerBytes.byteLength + offset;
+
+  await writeAtomic(outPath, async (tmp) => {
+    const fd = openSync(tmp, 'w');
+    try {
+      writeAll(fd, lenBytes);
+      writeAll(fd, headerBytes);
+      for (let i = 0; i < plan.length; i++) {
+        throwIfAborted(options.signal);
+        const { entry, dtype } = plan[i]!;
+        const bytes = encode(entry, dtype, src.origin);
+        const want = shapeSize(entry.shape) * DTYPE_BYTES[dtype];
+        if (bytes.byteLength !== want) throw new WeightFileError(src.origin, `produced ${bytes.byteLength} bytes, expected ${want}`, entry.name);
+        writeAll(fd, bytes);
+        options.onProgress?.({ stage: 'convert', done: i + 1, total: plan.length, detail: { key: entry.name } });
+        // Lets timers and abort signals fire between tensors of a long conversion.
+        await nextTurn();
+      }
+    } finally {
+      closeSync(fd);
+    }
+  });
+  return { tensors: plan.length, bytes: total, dtypes };
 }
 
 function outputDType(e: TensorEntry, fp16: boolean): StorageDType {

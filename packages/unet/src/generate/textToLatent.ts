@@ -62,9 +62,9 @@ export interface TextToLatentLoadOptions {
   /**
    * Where the U-Net's weights live: `backend`, `host` (JS memory, uploaded one layer at a time), or `auto`
    * (default): `host` on the wasm backend when they exceed 1 GiB, as SD 2.1's 3.5 GiB fp32 U-Net does (the
-   * wasm heap ends at 4 GiB).
+   * wasm heap ends at 4 GiB). The text tower and VAE stay on the backend.
    */
-  unetWeights?: WeightPlacement;
+  weights?: WeightPlacement;
 }
 
 /** Parameters of {@link TextToLatent.generate}. */
@@ -274,7 +274,7 @@ export class TextToLatent {
       if (config.first_stage_config.embed_dim !== config.channels) throw new Error(`first_stage_config.embed_dim ${config.first_stage_config.embed_dim} ≠ the model's latent channels ${config.channels}`);
 
       // First, while the backend is still empty: host weights are built on the cpu backend and never enter it.
-      unet = weightsOnHost(opts.unetWeights, float32Bytes(uView)) ? await buildOnHost(() => loadUNet(u, uView)) : loadUNet(u, uView);
+      unet = weightsOnHost(opts.weights, float32Bytes(uView)) ? await buildOnHost(() => loadUNet(u, uView)) : loadUNet(u, uView);
       text = TextConditioner.load({ encoder: t.spec, weights: t.view, tokenizer });
       if (vView) vae = loadAutoencoderKL(config.first_stage_config, vView, { scaleFactor: config.scale_factor });
       return new TextToLatent(config, unet, text, vae);
