@@ -51,13 +51,15 @@ if (!root) {
     }
   });
 
-  test.serial('reproduces sampler.txt2img-ddim end to end: prompt → text tower → U-Net → DDIM → VAE', async (t) => {
+  // With the weights on the backend, and on the host (U-Net uploaded per layer, text tower and VAE per call).
+  for (const weights of ['backend', 'host'] as const) test.serial(`reproduces sampler.txt2img-ddim end to end: prompt → text tower → U-Net → DDIM → VAE (weights on the ${weights})`, async (t) => {
     const fx = new Fixture(FIXTURE);
     const c = fx.config as Record<string, number | string>;
     const noise = fx.noise();
     const steps: Record<string, Float32Array> = {};
+    const m = weights === 'backend' ? model : await TextToLatent.load({ ...tiny, weights });
     try {
-      const r = await model.generate({
+      const r = await m.generate({
         prompt: fx.value<string[]>('prompts'),
         steps: c.steps as number,
         guidanceScale: c.scale as number,
@@ -93,6 +95,7 @@ if (!root) {
       }
       t.is(compared, 2 * (c.steps as number) + 3);
     } finally {
+      if (m !== model) m.dispose();
       fx.close();
     }
   });

@@ -14,6 +14,7 @@ import {
   initBackend,
   openWeights,
   weightsOnHost,
+  withWeights,
 } from '@stablesr/core';
 import { type AutoencoderKL, decode, diffusersVaeView, disposeAutoencoderKL, downsamplingFactor, loadAutoencoderKL } from '@stablesr/vae';
 import { diffusersUNetView } from '../model/diffusersKeys.js';
@@ -60,9 +61,9 @@ export interface TextToLatentLoadOptions {
   /** tfjs backend to initialise (default: the one already chosen, else auto). */
   backend?: BackendChoice;
   /**
-   * Where the U-Net's weights live: `backend`, `host` (JS memory, uploaded one layer at a time), or `auto`
-   * (default): `host` on the wasm backend when they exceed 1 GiB, as SD 2.1's 3.5 GiB fp32 U-Net does (the
-   * wasm heap ends at 4 GiB). The text tower and VAE stay on the backend.
+   * Where the weights live: `backend`, `host` (JS memory; the U-Net uploaded one layer at a time), or `auto`
+   * (default): `host` on the wasm backend when the U-Net exceeds 1 GiB, as SD 2.1's 3.5 GiB fp32 U-Net does (the
+   * wasm heap ends at 4 GiB); the text tower and the VAE then live on the host too and are uploaded per call.
    */
   weights?: WeightPlacement;
 }
@@ -273,10 +274,13 @@ export class TextToLatent {
       if (u.in_channels !== config.channels) throw new Error(`unet_config.in_channels ${u.in_channels} ≠ the model's latent channels ${config.channels}`);
       if (config.first_stage_config.embed_dim !== config.channels) throw new Error(`first_stage_config.embed_dim ${config.first_stage_config.embed_dim} ≠ the model's latent channels ${config.channels}`);
 
-      // First, while the backend is still empty: host weights are built on the cpu backend and never enter it.
-      unet = weightsOnHost(opts.weights, float32Bytes(uView)) ? await buildOnHost(() => loadUNet(u, uView)) : loadUNet(u, uView);
-      text = TextConditioner.load({ encoder: t.spec, weights: t.view, tokenizer });
-      if (vView) vae = loadAutoencoderKL(config.first_stage_config, vView, { scaleFactor: config.scale_factor });
+      // Host weights are built on the cpu backend (nothing enters the backend while loading); each call uploads
+      // what it needs: the U-Net one layer at a time, the text tower and the VAE whole.
+      const onHost = weightsOnHost(opts.weights, float32Bytes(uView));
+      const build = <T extends object>(load: () => T): Promise<T> | T => (onHost ? buildOnHost(load) : load());
+      unet = await build(() => loadUNet(u, uView));
+      text = await build(() => TextConditioner.load({ encoder: t.spec, weights: t.view, tokenizer }));
+      if (vView) vae = await build(() => loadAutoencoderKL(config.first_stage_config, vView, { scaleFactor: config.scale_factor }));
       return new TextToLatent(config, unet, text, vae);
     } catch (e) {
       if (unet) disposeUNet(unet);
@@ -322,7 +326,7 @@ export class TextToLatent {
       schedule: this.schedule,
       ...(opts.seed !== undefined && { seed: opts.seed }),
       ...(opts.noise !== undefined && { noise: opts.noise }),
-      ...(opts.decode && vae ? { decode: (z: tf.Tensor4D) => decode(vae, z) } : {}),
+      ...(opts.decode && vae ? { decode: (z: tf.Tensor4D) => withWeights(vae, () => decode(vae, z)) } : {}),
       scaleFactor: this.config.scale_factor,
       ...(opts.onStep !== undefined && { onStep: opts.onStep }),
       ...(opts.onProgress !== undefined && { onProgress: opts.onProgress }),

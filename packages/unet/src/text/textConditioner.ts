@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type WeightView } from '@stablesr/core';
+import { type WeightView, withWeights } from '@stablesr/core';
 import { type TokenizerSource } from './bpeVocabulary.js';
 import { ClipTokenizer } from './clipTokenizer.js';
 import { type ClipTextConfig, type ClipTextModel, clipTextForward, disposeClipTextModel, loadClipTextModel } from './clipTextModel.js';
@@ -85,7 +85,9 @@ export class TextConditioner {
   /** Runs the tower on token ids `[N, contextLength]` (int32) → `[N, contextLength, width]`; no caching. */
   encodeIds(ids: tf.Tensor2D): tf.Tensor3D {
     this.assertLive();
-    return this.tower.type === 'open_clip' ? frozenOpenClipEncode(this.tower.model, ids) : clipTextForward(this.tower.model, ids);
+    const tower = this.tower;
+    // A tower kept on the host (moveWeightsToHost) is uploaded for the call: prompts are encoded rarely.
+    return withWeights(tower.model, () => (tower.type === 'open_clip' ? frozenOpenClipEncode(tower.model, ids) : clipTextForward(tower.model, ids)));
   }
 
   /** The empty prompt's embedding `[1, contextLength, width]` (a new tensor; the cached one stays owned here). */
