@@ -60,7 +60,7 @@ Runtime:
   --weights auto|backend|host   where the networks' weights live: host = JS memory, uploaded to the backend
                            per layer / call (default auto: host on wasm when the U-Net exceeds 1 GiB)
   --quiet                  no progress bar, no summary line
-  --json                   print a JSON result (outputs, sizes, backend, seconds, peak memory) on stdout
+  --json                   print a JSON result (outputs, sizes, backend, weights, seconds, peak memory) on stdout
   --verbose                stack traces on errors
 
 Grayscale input is written back as grayscale; an alpha channel is upscaled separately (bicubic) and kept

@@ -254,6 +254,7 @@ test('a real upscale of a 16×16 image with the tiny fixture model (2 DDPM steps
   t.is(res.command, 'upscale');
   t.true(res.ok);
   t.is(res.backend, 'wasm');
+  t.is(res.weights, 'host');
   t.is(res.images.length, 1);
   t.is(res.images[0].input, IN);
   t.is(res.images[0].output, out);

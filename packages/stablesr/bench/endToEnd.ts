@@ -54,10 +54,10 @@ try {
   if (r.status !== 0) {
     console.log(`FAILED (exit ${r.status ?? r.signal}) after ${wall.toFixed(0)} s: ${(r.stderr || r.stdout).trim().split('\n').slice(-40).join(' | ')}`);
   } else {
-    const res = JSON.parse(r.stdout) as { backend: string; seconds: number; peakRssBytes: number; images: { outputSize: { width: number; height: number }; evaluations?: number }[] };
+    const res = JSON.parse(r.stdout) as { backend: string; weights: string; seconds: number; peakRssBytes: number; images: { outputSize: { width: number; height: number }; evaluations?: number }[] };
     const img = res.images[0]!;
     console.log(
-      `${side}² → ${img.outputSize.width}×${img.outputSize.height}, ${steps} DDPM step(s), ${img.evaluations ?? '?'} U-Net evaluation(s), backend ${res.backend}: ` +
+      `${side}² → ${img.outputSize.width}×${img.outputSize.height}, ${steps} DDPM step(s), ${img.evaluations ?? '?'} U-Net evaluation(s), backend ${res.backend}, weights on the ${res.weights}: ` +
         `${res.seconds.toFixed(1)} s (load included), peak RSS ${(res.peakRssBytes / 2 ** 30).toFixed(2)} GiB`,
     );
   }

@@ -13,6 +13,8 @@ export interface SRNetworks {
   readonly unet: StableSRUNet;
   readonly structCond: TimeAwareEncoder;
   readonly vae: VaeModels;
+  /** Whether the weights are kept on the host and uploaded per call ({@link SRNetworksOptions.weights}). */
+  readonly weightsOnHost: boolean;
   /** Releases every weight tensor (the weight files stay open; their owner closes them). */
   dispose(): void;
 }
@@ -82,7 +84,7 @@ export async function loadSRNetworks(config: StableSRConfig, checkpoint: WeightV
       decodeFirstStage: vae.decodeFirstStage,
       ...(vae.cfw ? { cfw: vae.cfw } : {}),
     };
-    return { models, unet, structCond: enc, vae, dispose: () => loaded.splice(0).reverse().forEach((f) => f()) };
+    return { models, unet, structCond: enc, vae, weightsOnHost: onHost, dispose: () => loaded.splice(0).reverse().forEach((f) => f()) };
   } catch (e) {
     loaded.reverse().forEach((f) => f());
     throw e;

@@ -267,6 +267,11 @@ export class StableSR {
     }
   }
 
+  /** Where the networks' weights live: `host` (JS memory, uploaded per layer / call) or `backend`. */
+  get weights(): 'host' | 'backend' {
+    return this.nets.weightsOnHost ? 'host' : 'backend';
+  }
+
   /** The networks as pure functions, for latent-level use with `sampleFromLatent`, `decodeSamples`, … */
   get models(): SRModels {
     this.assertLive();

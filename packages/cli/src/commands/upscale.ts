@@ -28,6 +28,8 @@ export interface UpscaleRunResult {
   command: 'upscale';
   ok: boolean;
   backend: string;
+  /** Where the networks' weights lived (see `--weights`). */
+  weights: 'host' | 'backend';
   seconds: number;
   peakRssBytes: number;
   images: UpscaleImageResult[];
@@ -64,6 +66,7 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
     ...(opts.weights !== undefined && { weights: opts.weights }),
   });
   const results: UpscaleImageResult[] = [];
+  const weights = sr.weights;
   try {
     const limit = pLimit(opts.concurrency);
     const total = opts.jobs.length;
@@ -83,7 +86,7 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
   }
 
   const failed = results.filter((r) => r.error);
-  const run: UpscaleRunResult = { command: 'upscale', ok: failed.length === 0, backend: backend.name, seconds: round1((performance.now() - t0) / 1000), peakRssBytes: peakRssBytes(), images: results };
+  const run: UpscaleRunResult = { command: 'upscale', ok: failed.length === 0, backend: backend.name, weights, seconds: round1((performance.now() - t0) / 1000), peakRssBytes: peakRssBytes(), images: results };
   if (opts.json) io.out(JSON.stringify(run, null, 2));
   else if (!opts.quiet) io.out(summary(run, opts));
   if (opts.batch) for (const f of failed) io.err(`stablesr: ${failure(f)}`);
