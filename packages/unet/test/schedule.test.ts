@@ -30,6 +30,9 @@ test('DDIM timesteps: StableSR vs upstream +1, and T % S ≠ 0', (t) => {
   t.deepEqual(makeDdimTimesteps(1000, 3, { upstreamPlusOne: false }), [0, 333, 666, 999]);
   // Upstream indexes ᾱ[1000] here and fails; so do we, with a message.
   t.throws(() => makeDdimTimesteps(1000, 3, { upstreamPlusOne: true }), { message: /DDIM steps 3: the schedule range\(0, 1000, 1000 \/\/ 3\) \+ 1 reaches timestep 1000, outside the 1000-step schedule .*; use e\.g\. 2 or 4 steps/ });
+  // Every count from 501 to 1000 has T // S = 1 and fails; the nearest that works is 500 (range(0, 1000, 2) + 1).
+  t.throws(() => makeDdimTimesteps(1000, 999, { upstreamPlusOne: true }), { message: /DDIM steps 999: .* reaches timestep 1000, .*; use e\.g\. 500 steps$/ });
+  t.is(makeDdimTimesteps(1000, 500, { upstreamPlusOne: true }).at(-1), 999);
   const full = registerSchedule();
   const d = ddimSchedule(full, 4, 0, { upstreamPlusOne: true });
   t.deepEqual(Array.from(d.sigmas), [0, 0, 0, 0]);

@@ -20,11 +20,8 @@ export interface DdimScheduleOptions {
   upstreamPlusOne: boolean;
 }
 
-/** `make_ddim_timesteps` (ldm/modules/diffusionmodules/util.py). */
-export function makeDdimTimesteps(numDdpmTimesteps: number, steps: number, opts: DdimScheduleOptions): number[] {
-  if (!Number.isInteger(steps) || steps < 1 || steps > numDdpmTimesteps) {
-    throw new Error(`DDIM steps must be an integer in [1, ${numDdpmTimesteps}], got ${steps}`);
-  }
+/** The timesteps of `make_ddim_timesteps` for a valid step count, without checking their range. */
+function ddimTimestepsUnchecked(numDdpmTimesteps: number, steps: number, opts: DdimScheduleOptions): number[] {
   let ts: number[] = [];
   const method = opts.discretize ?? 'uniform';
   if (method === 'uniform') {
@@ -41,23 +38,26 @@ export function makeDdimTimesteps(numDdpmTimesteps: number, steps: number, opts:
     throw new Error(`unknown ddim_discretize "${String(method)}" (available: uniform, quad)`);
   }
   if (opts.upstreamPlusOne) ts = ts.map((t) => t + 1);
-  const bad = ts.find((t) => t >= numDdpmTimesteps);
-  if (bad !== undefined) {
+  return ts;
+}
+
+/** `make_ddim_timesteps` (ldm/modules/diffusionmodules/util.py). */
+export function makeDdimTimesteps(numDdpmTimesteps: number, steps: number, opts: DdimScheduleOptions): number[] {
+  if (!Number.isInteger(steps) || steps < 1 || steps > numDdpmTimesteps) {
+    throw new Error(`DDIM steps must be an integer in [1, ${numDdpmTimesteps}], got ${steps}`);
+  }
+  const ts = ddimTimestepsUnchecked(numDdpmTimesteps, steps, opts);
+  const inRange = (list: number[]) => list.every((t) => t < numDdpmTimesteps);
+  if (!inRange(ts)) {
     // range(0, T, T // S) + 1 ends on T when (T − 1) is a multiple of T // S (e.g. 3 steps over 1000): the
     // reference indexes past ᾱ there and fails too, so no step count is silently changed.
-    const ok = (s: number) => {
-      try {
-        makeDdimTimesteps(numDdpmTimesteps, s, opts);
-        return true;
-      } catch {
-        return false;
-      }
-    };
+    const ok = (s: number) => inRange(ddimTimestepsUnchecked(numDdpmTimesteps, s, opts));
     let lo = steps - 1;
     while (lo >= 1 && !ok(lo)) lo--;
     let hi = steps + 1;
     while (hi <= numDdpmTimesteps && !ok(hi)) hi++;
     const near = [lo >= 1 ? lo : undefined, hi <= numDdpmTimesteps ? hi : undefined].filter((v) => v !== undefined);
+    const bad = ts.find((t) => t >= numDdpmTimesteps)!;
     throw new Error(
       `DDIM steps ${steps}: the schedule range(0, ${numDdpmTimesteps}, ${numDdpmTimesteps} // ${steps}) + 1 reaches timestep ${bad}, outside the ${numDdpmTimesteps}-step schedule (the reference fails there too)` +
         (near.length ? `; use e.g. ${near.join(' or ')} steps` : ''),
