@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { type WeightPlacement, type WeightView, WeightFileError, buildOnHost, float32Bytes, weightsOnHost, withWeights } from '@stablesr/core';
+import { type WeightPlacement, type WeightView, WeightFileError, buildModuleOn, float32Bytes, weightsOnHost, withWeights } from '@stablesr/core';
 import { disposeUNet } from '@stablesr/unet';
 import { type SRModels } from './srModels.js';
 import { type StableSRConfig } from './stableSRConfig.js';
@@ -60,14 +60,13 @@ export async function loadSRNetworks(config: StableSRConfig, checkpoint: WeightV
     // With host weights every network is built on the cpu backend (nothing enters the backend while loading) and
     // each call uploads what it needs: the U-Net one layer at a time, the smaller networks whole.
     const onHost = weightsOnHost(opts.weights, float32Bytes(unetView));
-    const build = <T extends object>(load: () => T): Promise<T> | T => (onHost ? buildOnHost(load) : load());
-    const unet = await build(() => loadStableSRUNet(config.unet_config as unknown as UNetModelDualcondV2Config, unetView));
+    const unet = await buildModuleOn(onHost, () => loadStableSRUNet(config.unet_config as unknown as UNetModelDualcondV2Config, unetView));
     loaded.push(() => disposeUNet(unet));
-    const enc = await build(() => loadTimeAwareEncoder(config.structcond_stage_config as unknown as EncoderUNetModelWTConfig, checkpoint.scope('structcond_stage_model.')));
+    const enc = await buildModuleOn(onHost, () => loadTimeAwareEncoder(config.structcond_stage_config as unknown as EncoderUNetModelWTConfig, checkpoint.scope('structcond_stage_model.')));
     loaded.push(() => disposeTimeAwareEncoder(enc));
     let vae: VaeModels;
     try {
-      vae = await build(() => loadVaeModels(config.first_stage_config, checkpoint, cfw ? config.cfw_config : undefined, cfw, { scaleFactor: config.scale_factor, vaeTileSize: opts.vaeTileSize }));
+      vae = await buildModuleOn(onHost, () => loadVaeModels(config.first_stage_config, checkpoint, cfw ? config.cfw_config : undefined, cfw, { scaleFactor: config.scale_factor, vaeTileSize: opts.vaeTileSize }));
     } catch (e) {
       // Name the file: a CFW whose fusion layers do not fit the config is the usual cause.
       if (cfw && e instanceof Error && !(e instanceof WeightFileError) && !e.message.includes(cfw.origin)) e.message = `${cfw.origin}: ${e.message}`;

@@ -1,32 +1,50 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+/** The named children of a module object: a Map's entries, an array's or plain object's own properties. */
+export function moduleChildren(obj: object): Iterable<[PropertyKey, unknown]> {
+  return obj instanceof Map ? obj.entries() : Object.entries(obj);
+}
+
 /**
- * Visits every tensor reachable from a module object (plain objects, arrays, Maps; functions, primitives and
- * typed arrays are skipped), each object once, so shared sub-objects are safe. With `ownDispose`, an object
- * with its own `dispose()` method is handed to it instead of being walked.
+ * Visits every object reachable from a module (plain objects, arrays, Maps; tensors, typed arrays, functions and
+ * primitives are leaves), each once, so shared sub-objects are safe. When `visit` returns false the object's
+ * children are not walked.
  */
-function walkTensors(module: unknown, onTensor: (t: tf.Tensor) => void, ownDispose?: (obj: object, dispose: () => void) => void): void {
+export function walkModuleObjects(module: unknown, visit: (obj: object) => boolean | void): void {
   const seen = new Set<unknown>();
   const walk = (v: unknown): void => {
-    if (v === null || typeof v !== 'object' || seen.has(v)) return;
+    if (v === null || typeof v !== 'object' || seen.has(v) || v instanceof tf.Tensor || ArrayBuffer.isView(v)) return;
     seen.add(v);
-    if (v instanceof tf.Tensor) {
-      onTensor(v);
-      return;
-    }
-    const own = (v as { dispose?: unknown }).dispose;
-    if (ownDispose && typeof own === 'function') {
-      ownDispose(v, own as () => void);
-      return;
-    }
-    if (v instanceof Map) {
-      for (const x of v.values()) walk(x);
-      return;
-    }
-    if (ArrayBuffer.isView(v)) return;
-    for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x);
+    if (visit(v) === false) return;
+    for (const [, x] of moduleChildren(v)) walk(x);
   };
   walk(module);
+}
+
+/**
+ * Visits every tensor reachable from a module object, each once. With `ownDispose`, an object with its own
+ * `dispose()` method is handed to it instead of being walked.
+ */
+function walkTensors(module: unknown, onTensor: (t: tf.Tensor) => void, ownDispose?: (obj: object, dispose: () => void) => void): void {
+  if (module instanceof tf.Tensor) {
+    onTensor(module);
+    return;
+  }
+  const seen = new Set<tf.Tensor>();
+  walkModuleObjects(module, (obj) => {
+    const own = (obj as { dispose?: unknown }).dispose;
+    if (ownDispose && typeof own === 'function') {
+      ownDispose(obj, own as () => void);
+      return false;
+    }
+    for (const [, x] of moduleChildren(obj)) {
+      if (x instanceof tf.Tensor && !seen.has(x)) {
+        seen.add(x);
+        onTensor(x);
+      }
+    }
+    return true;
+  });
 }
 
 /**

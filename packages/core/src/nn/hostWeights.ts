@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { moduleChildren, walkModuleObjects } from './disposeModule.js';
 
 // The wasm backend is 32-bit: its heap stops at 4 GiB, and the fp32 StableSR / SD 2.x U-Net alone is 3.5 GiB.
 // A module whose weights live on the host (JS memory, outside the heap) uploads one part of itself at a time,
@@ -16,26 +17,13 @@ const hostSlots = new WeakMap<object, Map<PropertyKey, HostTensor>>();
 /** Parents whose slots hold live tensors right now, with the number of {@link withWeights} calls using them. */
 const resident = new Map<object, { users: number; live: [PropertyKey, tf.Tensor, tf.Tensor][] }>();
 
-function children(v: object): Iterable<[PropertyKey, unknown]> {
-  if (v instanceof Map) return v.entries();
-  return Object.entries(v);
+function getSlot(parent: object, key: PropertyKey): unknown {
+  return parent instanceof Map ? parent.get(key) : (parent as Record<PropertyKey, unknown>)[key];
 }
 
 function setSlot(parent: object, key: PropertyKey, value: tf.Tensor): void {
   if (parent instanceof Map) parent.set(key, value);
   else (parent as Record<PropertyKey, unknown>)[key] = value;
-}
-
-/** Visits every object reachable from `module` (each once) that can hold tensors, with the module's own root. */
-function walkParents(module: unknown, visit: (parent: object) => void): void {
-  const seen = new Set<unknown>();
-  const walk = (v: unknown): void => {
-    if (v === null || typeof v !== 'object' || seen.has(v) || v instanceof tf.Tensor || ArrayBuffer.isView(v)) return;
-    seen.add(v);
-    visit(v);
-    for (const [, x] of children(v)) walk(x);
-  };
-  walk(module);
 }
 
 /**
@@ -48,8 +36,8 @@ export function moveWeightsToHost(module: object): number {
   let bytes = 0;
   // A tensor shared by several parents (tied weights) is read once and its slots share the host copy.
   const moved = new Map<tf.Tensor, HostTensor>();
-  walkParents(module, (parent) => {
-    for (const [key, value] of children(parent)) {
+  walkModuleObjects(module, (parent) => {
+    for (const [key, value] of moduleChildren(parent)) {
       if (!(value instanceof tf.Tensor)) continue;
       let h = moved.get(value);
       if (!h) {
@@ -71,7 +59,7 @@ export function moveWeightsToHost(module: object): number {
 /** Whether any part of `module` keeps its weights on the host ({@link moveWeightsToHost}). */
 export function hasHostWeights(module: object): boolean {
   let found = false;
-  walkParents(module, (parent) => {
+  walkModuleObjects(module, (parent) => {
     found ||= hostSlots.has(parent);
   });
   return found;
@@ -80,14 +68,14 @@ export function hasHostWeights(module: object): boolean {
 /** Uploads the host-held weights under `module` that are not up already; returns the parents to {@link release}. */
 function acquire(module: object): object[] {
   const acquired: object[] = [];
-  walkParents(module, (parent) => {
+  walkModuleObjects(module, (parent) => {
     const slots = hostSlots.get(parent);
     if (!slots) return;
     let r = resident.get(parent);
     if (!r) {
       r = { users: 0, live: [] };
       for (const [key, h] of slots) {
-        const placeholder = (parent instanceof Map ? parent.get(key) : (parent as Record<PropertyKey, unknown>)[key]) as tf.Tensor;
+        const placeholder = getSlot(parent, key) as tf.Tensor;
         const t = tf.tensor(h.data, h.shape, h.dtype);
         setSlot(parent, key, t);
         r.live.push([key, placeholder, t]);
@@ -159,6 +147,11 @@ export async function buildOnHost<T extends object>(build: () => T): Promise<T> 
   } finally {
     if (previous !== 'cpu') await tf.setBackend(previous);
   }
+}
+
+/** Builds `load` on the host ({@link buildOnHost}) when `onHost`, else directly on the active backend. */
+export async function buildModuleOn<T extends object>(onHost: boolean, load: () => T): Promise<T> {
+  return onHost ? buildOnHost(load) : load();
 }
 
 /**

@@ -9,7 +9,7 @@ import {
   type WeightView,
   type Weights,
   WeightFileError,
-  buildOnHost,
+  buildModuleOn,
   float32Bytes,
   initBackend,
   openWeights,
@@ -220,8 +220,9 @@ export class TextToLatent {
     this.unet = unet;
     this.text = text;
     this.vae = vae;
-    this.downsampling = downsamplingFactor(config.first_stage_config.ddconfig);
-    this.sizeMultiple = this.downsampling * unet.downFactor;
+    const { downsampling, multiple } = sizeFactors(config);
+    this.downsampling = downsampling;
+    this.sizeMultiple = multiple;
     this.schedule = scheduleOf(config);
   }
 
@@ -277,10 +278,9 @@ export class TextToLatent {
       // Host weights are built on the cpu backend (nothing enters the backend while loading); each call uploads
       // what it needs: the U-Net one layer at a time, the text tower and the VAE whole.
       const onHost = weightsOnHost(opts.weights, float32Bytes(uView));
-      const build = <T extends object>(load: () => T): Promise<T> | T => (onHost ? buildOnHost(load) : load());
-      unet = await build(() => loadUNet(u, uView));
-      text = await build(() => TextConditioner.load({ encoder: t.spec, weights: t.view, tokenizer }));
-      if (vView) vae = await build(() => loadAutoencoderKL(config.first_stage_config, vView, { scaleFactor: config.scale_factor }));
+      unet = await buildModuleOn(onHost, () => loadUNet(u, uView));
+      text = await buildModuleOn(onHost, () => TextConditioner.load({ encoder: t.spec, weights: t.view, tokenizer }));
+      if (vView) vae = await buildModuleOn(onHost, () => loadAutoencoderKL(config.first_stage_config, vView, { scaleFactor: config.scale_factor }));
       return new TextToLatent(config, unet, text, vae);
     } catch (e) {
       if (unet) disposeUNet(unet);
@@ -304,7 +304,7 @@ export class TextToLatent {
    */
   async generate(opts: TextToLatentGenerateOptions = {}): Promise<TextToLatentResult> {
     if (this.disposed) throw new Error('TextToLatent used after dispose()');
-    const { sampler: samplerName, width, height } = checkTextToLatentOptions(this.config, opts);
+    const { sampler: samplerName, width, height } = checkTextToLatentOptions(this.config, opts, this.schedule);
     const f = this.downsampling;
     if (opts.decode && !this.vae) throw new Error('decode needs the first-stage VAE, but the checkpoint has no first_stage_model.* tensors; give the VAE weights (vae / --vae)');
     const vae = this.vae;
@@ -354,12 +354,11 @@ export class TextToLatent {
 export function checkTextToLatentOptions(
   config: TextToLatentConfig,
   opts: Pick<TextToLatentGenerateOptions, 'sampler' | 'width' | 'height' | 'steps'>,
+  schedule: DiffusionSchedule = scheduleOf(config),
 ): { sampler: string; width: number; height: number } {
   const sampler = opts.sampler ?? TXT2IMG_DEFAULTS.sampler;
   const definition = getSampler(sampler);
-  const f = downsamplingFactor(config.first_stage_config.ddconfig);
-  const unetFactor = 2 ** ((config.unet_config.channel_mult ?? UNET_DEFAULTS.channel_mult).length - 1);
-  const multiple = f * unetFactor;
+  const { downsampling: f, unetFactor, multiple } = sizeFactors(config);
   const defaultSide = config.image_size * f;
   const width = opts.width ?? defaultSide;
   const height = opts.height ?? defaultSide;
@@ -367,8 +366,15 @@ export function checkTextToLatentOptions(
     if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer, got ${v}`);
     if (v % multiple !== 0) throw new Error(`${name} ${v} must be a multiple of ${multiple} (VAE downsampling ${f} × U-Net 2^(levels−1) = ${unetFactor})`);
   }
-  if (opts.steps !== undefined) definition.timesteps(scheduleOf(config), opts.steps);
+  if (opts.steps !== undefined) definition.timesteps(schedule, opts.steps);
   return { sampler, width, height };
+}
+
+/** Image sides must be multiples of `multiple`: the VAE's downsampling times the U-Net's 2^(levels−1). */
+function sizeFactors(config: TextToLatentConfig): { downsampling: number; unetFactor: number; multiple: number } {
+  const downsampling = downsamplingFactor(config.first_stage_config.ddconfig);
+  const unetFactor = 2 ** ((config.unet_config.channel_mult ?? UNET_DEFAULTS.channel_mult).length - 1);
+  return { downsampling, unetFactor, multiple: downsampling * unetFactor };
 }
 
 function scheduleOf(config: TextToLatentConfig): DiffusionSchedule {
