@@ -2,7 +2,7 @@
 // with the exact keys and shapes of stablesr_000117.ckpt and vqgan_cfw_00011.ckpt (synthetic values, written
 // as safetensors to a temporary folder: about 6 GB of disk), on the default backend. Prints the CLI's own
 // JSON result (seconds, peak RSS); with synthetic weights the output is not a useful picture.
-//   STABLESR_BENCH_E2E=1 npm run bench -- endToEnd      (≈ 5 min: 1 DDPM step on a 64² input → 256²)
+//   STABLESR_BENCH_E2E=1 npm run bench -- endToEnd      (≈ 7 min: 1 DDPM step on a 64² input → 256²)
 //   STABLESR_BENCH_E2E_STEPS=2 STABLESR_BENCH_E2E_SIDE=128 …   other settings
 //   STABLESR_BENCH_E2E_DIR=/data/e2e …   keep the checkpoints there (written once, reused by later runs)
 //   STABLESR_BENCH_E2E_ARGS="--vae-tile-size 256 --verbose" …   more `stablesr upscale` options
@@ -14,7 +14,7 @@ import { findRepoRoot, initBackend, syntheticSource, writeImage, writeSafetensor
 import { type Part, shapesOf } from './releasedModel.js';
 
 if (!process.env.STABLESR_BENCH_E2E) {
-  console.log('skipped: set STABLESR_BENCH_E2E=1 (writes ≈ 6 GB of synthetic checkpoints to the temp folder, runs ≈ 5 min)');
+  console.log('skipped: set STABLESR_BENCH_E2E=1 (writes ≈ 6 GB of synthetic checkpoints to the temp folder, runs ≈ 7 min)');
   process.exit(0);
 }
 
