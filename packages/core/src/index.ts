@@ -38,3 +38,5 @@ export * from './tiling/latentTiles.js';
 export * from './tiling/gaussianWeights.js';
 export * from './tiling/imagePatches.js';
 export * from './config/configSection.js';
+export * from './ops/ops.js';
+export * from './ops/tfjsOps.js';
