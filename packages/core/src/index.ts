@@ -40,3 +40,8 @@ export * from './tiling/imagePatches.js';
 export * from './config/configSection.js';
 export * from './ops/ops.js';
 export * from './ops/tfjsOps.js';
+export * from './ops/onnxGraph.js';
+export * from './ops/onnxOps.js';
+export * from './engine/engine.js';
+export * from './engine/network.js';
+export * from './engine/ortRuntime.js';

@@ -14,6 +14,18 @@ interface HostTensor {
 
 /** Parent object (plain object, array or Map) → its tensor-valued slots whose data lives on the host. */
 const hostSlots = new WeakMap<object, Map<PropertyKey, HostTensor>>();
+/**
+ * Host copies live in SharedArrayBuffers so that a worker thread (the ONNX Runtime engine's) can read them in place
+ * instead of receiving a copy of every weight.
+ */
+function sharedCopy(data: Float32Array | Int32Array): Float32Array | Int32Array {
+  const out = data instanceof Float32Array ? new Float32Array(new SharedArrayBuffer(data.byteLength)) : new Int32Array(new SharedArrayBuffer(data.byteLength));
+  out.set(data);
+  return out;
+}
+
+/** Placeholder tensor → its host copy, so engines that read weights themselves (ONNX initializers) find them. */
+const hostCopies = new WeakMap<tf.Tensor, HostTensor>();
 /** Parents whose slots hold live tensors right now, with the number of {@link withWeights} calls using them. */
 const resident = new Map<object, { users: number; live: [PropertyKey, tf.Tensor, tf.Tensor][] }>();
 
@@ -43,8 +55,9 @@ export function moveWeightsToHost(module: object): number {
       if (!h) {
         if (value.isDisposed) continue;
         if (value.dtype !== 'float32' && value.dtype !== 'int32') throw new Error(`moveWeightsToHost: cannot keep a ${value.dtype} tensor on the host`);
-        h = { data: value.dataSync() as Float32Array | Int32Array, shape: value.shape, dtype: value.dtype };
+        h = { data: sharedCopy(value.dataSync() as Float32Array | Int32Array), shape: value.shape, dtype: value.dtype };
         moved.set(value, h);
+        hostCopies.set(value, h);
         bytes += h.data.byteLength;
       }
       let slots = hostSlots.get(parent);
@@ -54,6 +67,18 @@ export function moveWeightsToHost(module: object): number {
   });
   for (const t of moved.keys()) t.dispose();
   return bytes;
+}
+
+/**
+ * The values of a module's weight tensor, wherever it lives: the host copy of a placeholder left by
+ * {@link moveWeightsToHost}, else the tensor's own data (read synchronously; no copy on the cpu backend).
+ */
+export function weightData(t: tf.Tensor): Float32Array | Int32Array {
+  const h = hostCopies.get(t);
+  if (h) return h.data;
+  if (t.isDisposed) throw new Error(`weightData: tensor [${t.shape}] was disposed and has no host copy`);
+  if (t.dtype !== 'float32' && t.dtype !== 'int32') throw new Error(`weightData: cannot read a ${t.dtype} weight`);
+  return t.dataSync() as Float32Array | Int32Array;
 }
 
 /** Whether any part of `module` keeps its weights on the host ({@link moveWeightsToHost}). */
