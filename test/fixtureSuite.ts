@@ -1,10 +1,13 @@
 // Shared by every package's parity tests: one ava test per golden fixture of the given kinds.
 import test from 'ava';
-import { fixturesRoot, formatParityLine, listFixtures, runFixture, type ParityKinds } from '@stablesr/core';
+import { type EngineName, fixturesRoot, formatParityLine, listFixtures, resolveEngine, runFixture, type ParityKinds } from '@stablesr/core';
 import { basename } from 'node:path';
 
+/** Engines every fixture runs on: the fixtures are the contract of each. `STABLESR_TEST_ENGINES=tfjs` narrows it. */
+const ENGINES: EngineName[] = (process.env.STABLESR_TEST_ENGINES ?? 'tfjs,onnxruntime').split(',').map((e) => e.trim() as EngineName);
+
 /**
- * Registers one test per fixture folder whose kind is in `kinds` (free-running and step-wise).
+ * Registers one test per fixture folder whose kind is in `kinds` and engine (free-running and step-wise).
  * Where ../shared/fixtures is absent the tests are skipped with the reason printed; under CI a missing
  * folder, or no fixture of a kind, is a failure.
  */
@@ -21,9 +24,9 @@ export function registerFixtureTests(kinds: ParityKinds): void {
   for (const kind of Object.keys(kinds)) {
     const dirs = listFixtures(root, [kind]);
     if (dirs.length === 0) test(`fixture kind ${kind} has fixtures`, (t) => t.fail(`no fixture of kind ${kind} under ${root}`));
-    for (const dir of dirs) {
-      test(`parity ${basename(dir)} (${kind})`, async (t) => {
-        const lines = await runFixture(dir, kinds);
+    for (const dir of dirs) for (const engine of ENGINES) {
+      test(`parity ${basename(dir)} (${kind}) on ${engine}`, async (t) => {
+        const lines = await runFixture(dir, kinds, undefined, { engine: await resolveEngine({ engine }) });
         t.true(lines.length > 0, 'no output compared');
         for (const l of lines) t.log(formatParityLine(l));
         const failed = lines.filter((l) => !l.comparison.pass).map(formatParityLine);

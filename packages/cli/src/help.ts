@@ -5,13 +5,14 @@ Usage:
   stablesr upscale <input> <output> --checkpoint FILE [options]   4× super-resolution of an image or a folder
   stablesr generate --prompt TEXT --checkpoint FILE --latents-out FILE.safetensors [options]
                                                                   text-to-latent generation (SD 2.x)
-  stablesr parity <fixture-dir>... [--backend B] [--mode free|stepwise]
+  stablesr parity <fixture-dir>... [--engine E] [--backend B] [--mode free|stepwise]
                                                                   check against golden reference fixtures
   stablesr inspect <weights> [--json]                             list tensors, dtypes, shapes and parameter count
   stablesr convert <in> <out.safetensors> [--fp16]                convert a checkpoint to safetensors
   stablesr <command> --help                                       options of one command
 
-Backends: auto (default), wasm, cpu, tensorflow, tensorflow-gpu (also STABLESR_BACKEND).
+Engines: auto (default: ONNX Runtime when it loads, else tfjs), onnxruntime, tfjs (also STABLESR_ENGINE).
+Backends of the tfjs engine: auto (default), wasm, cpu, tensorflow, tensorflow-gpu (also STABLESR_BACKEND).
 Exit codes: 0 success, 1 runtime failure, 2 bad usage. Errors are one line; --verbose adds the stack.`;
 
 /** `stablesr upscale --help`. */

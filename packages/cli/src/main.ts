@@ -1,4 +1,4 @@
-import { parseBackendChoice, type BackendChoice, type ParityMode } from '@stablesr/core';
+import { EngineUnavailableError, parseBackendChoice, type BackendChoice, type ParityMode } from '@stablesr/core';
 import { parseArgs } from 'node:util';
 import type { CliIo } from './cliIo.js';
 import { convertCommand } from './commands/convert.js';
@@ -8,6 +8,7 @@ import { parityCommand } from './commands/parity.js';
 import { upscaleCommand } from './commands/upscale.js';
 import { parseGenerateArgs } from './generateOptions.js';
 import { GENERATE_HELP, MAIN_HELP, UPSCALE_HELP } from './help.js';
+import { ENGINE_FLAGS, parseEngineFlags } from './options/engineOptions.js';
 import { parseUpscaleArgs } from './upscaleOptions.js';
 import { UsageError } from './usageError.js';
 
@@ -48,10 +49,10 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
       case 'convert':
         return await convertCommand(rest, io);
       case 'parity': {
-        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { backend: { type: 'string' }, verbose: { type: 'boolean' }, mode: { type: 'string' } } });
+        const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { backend: { type: 'string' }, verbose: { type: 'boolean' }, mode: { type: 'string' }, ...ENGINE_FLAGS } });
         const backend: BackendChoice | undefined = values.backend ? parseBackendOption(values.backend) : undefined;
         const modes: ParityMode[] | undefined = values.mode === undefined ? undefined : values.mode === 'free' || values.mode === 'stepwise' ? [values.mode] : badUsage(`--mode must be free or stepwise, got "${values.mode}"`);
-        return await parityCommand({ dirs: positionals, backend, modes, out: io.out });
+        return await parityCommand({ dirs: positionals, backend, modes, engine: parseEngineFlags(values), out: io.out });
       }
       case 'inspect': {
         const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: { json: { type: 'boolean' }, verbose: { type: 'boolean' } } });
@@ -66,7 +67,7 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
     }
   } catch (e) {
     const err = e as Error & { code?: string };
-    const usage = e instanceof UsageError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL';
+    const usage = e instanceof UsageError || e instanceof EngineUnavailableError || err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || err.code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL';
     io.err(`stablesr: ${oneLine(err)}`);
     // A stack helps with runtime failures only; a usage error is fully described by its line.
     if (verbose && !usage && err.stack) io.err(err.stack);

@@ -1,13 +1,15 @@
-import { formatParityLine, initBackend, listFixtures, runFixture, type BackendChoice, type ParityMode } from '@stablesr/core';
+import { type EngineOptions, formatParityLine, initBackend, listFixtures, runFixture, type BackendChoice, type ParityMode } from '@stablesr/core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { allParityKinds } from '../kinds.js';
+import { startEngine } from '../options/engineOptions.js';
 import { UsageError } from '../usageError.js';
 
 export interface ParityOptions {
   dirs: string[];
   backend?: BackendChoice;
   modes?: ParityMode[];
+  engine?: EngineOptions;
   out: (line: string) => void;
 }
 
@@ -17,12 +19,13 @@ export async function parityCommand(opts: ParityOptions): Promise<number> {
   for (const d of opts.dirs) if (!existsSync(d)) throw new UsageError(`parity: no such fixture folder: ${d}`);
   const dirs = opts.dirs.flatMap(expandFixtureRoot);
   const backend = await initBackend(opts.backend);
-  opts.out(`backend: ${backend.name}`);
+  const engine = await startEngine(opts.engine ?? {});
+  opts.out(engine.engine === 'onnxruntime' ? `engine: onnxruntime (${engine.provider}, ${engine.threads} threads)` : `engine: tfjs (backend ${backend.name})`);
   let passed = 0;
   let failed = 0;
   for (const dir of dirs) {
     try {
-      const lines = await runFixture(dir, allParityKinds, opts.modes);
+      const lines = await runFixture(dir, allParityKinds, opts.modes, { engine });
       for (const l of lines) {
         opts.out(formatParityLine(l));
         if (l.comparison.pass) passed++;

@@ -101,3 +101,13 @@ export function compileNetwork(def: NetworkDefinition, engine: EngineInfo): Comp
     },
   };
 }
+
+/** Compiles, runs once and frees (fixture kinds and one-off calls). */
+export async function runNetworkOnce(def: NetworkDefinition, engine: EngineInfo, inputs: readonly tf.Tensor[]): Promise<tf.Tensor[]> {
+  const net = compileNetwork(def, engine);
+  try {
+    return await net.run(inputs);
+  } finally {
+    await net.dispose();
+  }
+}
