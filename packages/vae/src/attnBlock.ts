@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type Conv2d, type GroupNorm, type WeightView, conv2d, groupNorm, loadConv2d, loadGroupNorm, multiHeadAttention } from '@stablesr/core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { type Conv2d, type GroupNorm, type Ops, type WeightView, loadConv2d, loadGroupNorm, tfjsOps } from '@stablesr/core';
 import { VAE_NORM_EPS, VAE_NORM_GROUPS } from './config.js';
 
 /**
@@ -33,15 +33,22 @@ export function loadAttnBlock(view: WeightView, channels: number): AttnBlock {
 const SCORE_BUDGET_BYTES = 32 * 2 ** 20;
 
 /**
- * Untiled forward over an NHWC tensor; memory bounded by chunking queries. The attention is core's
- * `multiHeadAttention` with one head (2-D matMuls against keys transposed once; the 1/√C scale applied to q).
+ * Forward on any engine over a feature map [B, H, W, C]: GroupNorm, the 1×1 q/k/v convs as tokens
+ * [B, H·W, C], one-head attention with scale 1/√C (eager engines chunk the queries to
+ * {@link SCORE_BUDGET_BYTES} of scores at once), back to a map, `proj_out`, residual.
  */
-export function attnBlock(a: AttnBlock, x: tf.Tensor4D): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
-  return tf.tidy(() => {
-    const hn = groupNorm(a.norm, x);
-    const tokens = (conv: Conv2d): tf.Tensor3D => tf.reshape(conv2d(conv, hn), [b, h * w, c]); // [B, HW, C]
-    const attended = multiHeadAttention(tokens(a.q), tokens(a.k), tokens(a.v), 1, { scale: 1 / Math.sqrt(c), scoreBudgetBytes: SCORE_BUDGET_BYTES });
-    return tf.add(x, conv2d(a.proj_out, tf.reshape(attended, [b, h, w, c])));
+export function attnBlockForward<T>(ops: Ops<T>, a: AttnBlock, x: T): T {
+  const [, h, w, c] = ops.shape(x) as [number, number, number, number];
+  if (c !== a.channels) throw new Error(`AttnBlock of ${a.channels} channels applied to ${c}`);
+  return ops.scope(() => {
+    const hn = ops.groupNorm(a.norm, x);
+    const tokens = (conv: Conv2d): T => ops.toTokens(ops.conv2d(conv, hn)); // [B, HW, C]
+    const attended = ops.attention(tokens(a.q), tokens(a.k), tokens(a.v), { heads: 1, scale: 1 / Math.sqrt(c), scoreBudgetBytes: SCORE_BUDGET_BYTES });
+    return ops.add(x, ops.conv2d(a.proj_out, ops.fromTokens(attended, h, w)));
   });
+}
+
+/** Untiled eager forward over an NHWC tensor ({@link attnBlockForward} on {@link tfjsOps}). */
+export function attnBlock(a: AttnBlock, x: tf.Tensor4D): tf.Tensor4D {
+  return attnBlockForward(tfjsOps, a, x) as tf.Tensor4D;
 }

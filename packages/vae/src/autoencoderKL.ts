@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Conv2d, type NoiseSource, type ProgressCallback, type WeightView, WeightFileError, conv2d, disposeModule, loadConv2d } from '@stablesr/core';
+import { type Conv2d, type NoiseSource, type Ops, type ProgressCallback, type WeightView, WeightFileError, disposeModule, loadConv2d, tfjsOps } from '@stablesr/core';
 import { type AutoencoderKLConfig, SD_SCALE_FACTOR, downsamplingFactor } from './config.js';
-import { type Decoder, decoderForward, loadDecoder } from './decoder.js';
+import { type Decoder, type DecoderFusion, decoderForward, loadDecoder } from './decoder.js';
 import { type DiagonalGaussian, diagonalGaussian, disposeDiagonalGaussian, sampleDiagonalGaussian } from './diagonalGaussian.js';
 import { type Encoder, encoderForward, loadEncoder } from './encoder.js';
-import { tensorOps } from './featureOps.js';
+import { type FeatureOps, featureOpsFrom } from './featureOps.js';
 import { traceProgram } from './tiled/program.js';
 import { runTiledProgram } from './tiled/tiledExecutor.js';
 import { planTileGrid } from './tiled/tileGrid.js';
@@ -80,23 +80,76 @@ export function disposeAutoencoderKL(vae: AutoencoderKL): void {
   disposeModule(vae);
 }
 
-/** Checks an NHWC image batch against the encoder: rank, channels, sides multiple of f. */
-export function checkImage(vae: AutoencoderKL, image: tf.Tensor, what = 'image'): asserts image is tf.Tensor4D {
+/** Checks the logical shape of an NHWC image batch against the encoder: rank, channels, sides multiple of f. */
+export function checkImageShape(vae: AutoencoderKL, shape: readonly number[], what = 'image'): void {
   const dd = vae.config.ddconfig;
   const f = vae.downsamplingFactor;
-  if (image.rank !== 4) throw new Error(`${what}: expected an NHWC tensor [B, H, W, ${dd.in_channels}], got shape [${image.shape}]`);
-  const [, h, w, c] = image.shape as [number, number, number, number];
-  if (c !== dd.in_channels) throw new Error(`${what}: expected ${dd.in_channels} channels (NHWC), got ${c} (shape [${image.shape}])`);
+  if (shape.length !== 4) throw new Error(`${what}: expected an NHWC tensor [B, H, W, ${dd.in_channels}], got shape [${shape}]`);
+  const [, h, w, c] = shape as [number, number, number, number];
+  if (c !== dd.in_channels) throw new Error(`${what}: expected ${dd.in_channels} channels (NHWC), got ${c} (shape [${shape}])`);
   if (h % f !== 0 || w % f !== 0) {
     throw new Error(`${what}: ${w}×${h} (W×H) is not a multiple of the downsampling factor ${f} = 2^(len(ch_mult)−1); pad or crop the image to ${Math.ceil(w / f) * f}×${Math.ceil(h / f) * f} or ${Math.floor(w / f) * f}×${Math.floor(h / f) * f}`);
   }
 }
 
-/** Checks an NHWC latent against the decoder (`embed_dim` channels). */
-export function checkLatent(vae: AutoencoderKL, z: tf.Tensor, what = 'latent'): asserts z is tf.Tensor4D {
+/** Checks the logical shape of an NHWC latent against the decoder (`embed_dim` channels). */
+export function checkLatentShape(vae: AutoencoderKL, shape: readonly number[], what = 'latent'): void {
   const c = vae.config.embed_dim;
-  if (z.rank !== 4) throw new Error(`${what}: expected an NHWC tensor [B, h, w, ${c}], got shape [${z.shape}]`);
-  if (z.shape[3] !== c) throw new Error(`${what}: expected ${c} channels (embed_dim, NHWC), got ${z.shape[3]} (shape [${z.shape}])`);
+  if (shape.length !== 4) throw new Error(`${what}: expected an NHWC tensor [B, h, w, ${c}], got shape [${shape}]`);
+  if (shape[3] !== c) throw new Error(`${what}: expected ${c} channels (embed_dim, NHWC), got ${shape[3]} (shape [${shape}])`);
+}
+
+/** {@link checkImageShape} of a tensor. */
+export function checkImage(vae: AutoencoderKL, image: tf.Tensor, what = 'image'): asserts image is tf.Tensor4D {
+  checkImageShape(vae, image.shape, what);
+}
+
+/** {@link checkLatentShape} of a tensor. */
+export function checkLatent(vae: AutoencoderKL, z: tf.Tensor, what = 'latent'): asserts z is tf.Tensor4D {
+  checkLatentShape(vae, z.shape, what);
+}
+
+/**
+ * The encoding network on {@link FeatureOps}: `[moments, ...features]` with moments = quant_conv(encoder(x))
+ * and the encoder features of `featureLevels` (CFW's `enc_fea`). Shared by every encode variant: untiled on
+ * any engine ({@link encodeMomentsOps}) and traced for the tiled executor ({@link encodeMomentsTiled}).
+ */
+export function autoencoderEncodeForward<F>(ops: FeatureOps<F>, vae: AutoencoderKL, x: F, featureLevels: readonly number[] = []): F[] {
+  const [h, ...features] = ops.scope(() => {
+    const r = encoderForward(ops, vae.encoder, x, featureLevels);
+    return [r.h, ...r.features];
+  }, vae.encoder);
+  const moments = ops.scope(() => ops.conv(vae.quant_conv, h!), vae.quant_conv);
+  ops.release(h!);
+  return [moments, ...features];
+}
+
+/**
+ * The decoding network on {@link FeatureOps}: decoder(post_quant_conv(z)) of an **unscaled** latent, with the
+ * CFW fusion of `Decoder_Mix` when `fusion` is given. Shared by every decode variant (see
+ * {@link autoencoderEncodeForward}).
+ */
+export function autoencoderDecodeForward<F>(ops: FeatureOps<F>, vae: AutoencoderKL, z: F, fusion?: DecoderFusion<F>): F {
+  const h = ops.scope(() => ops.conv(vae.post_quant_conv, z), vae.post_quant_conv);
+  const image = ops.scope(() => decoderForward(ops, vae.decoder, h, fusion), vae.decoder);
+  ops.release(h);
+  return image;
+}
+
+/**
+ * `AutoencoderKL.encode`'s network on any engine: moments = quant_conv(encoder(image)) `[B, H/f, W/f, 2·embed_dim]`
+ * (mean channels first, then logvar) for an NHWC image in [−1, 1] with sides that are multiples of f. The
+ * posterior is host math on the moments ({@link posteriorFromMoments}).
+ */
+export function encodeMomentsOps<T>(ops: Ops<T>, vae: AutoencoderKL, image: T): T {
+  checkImageShape(vae, ops.shape(image));
+  return autoencoderEncodeForward(featureOpsFrom(ops), vae, image)[0]!;
+}
+
+/** `AutoencoderKL.decode` on any engine: decoder(post_quant_conv(z)) of an **unscaled** NHWC latent, not clamped. */
+export function decodeOps<T>(ops: Ops<T>, vae: AutoencoderKL, z: T): T {
+  checkLatentShape(vae, ops.shape(z));
+  return autoencoderDecodeForward(featureOpsFrom(ops), vae, z);
 }
 
 /** What {@link encode} returns. All NHWC, owned by the caller (see {@link disposeEncodeResult}). */
@@ -154,13 +207,9 @@ export function disposeEncodeResult(r: EncodeResult): void {
   for (const t of [r.moments, r.mean, r.logvar, r.std, r.latent]) t.dispose();
 }
 
-/** quant_conv(encoder(x)) for an NHWC image in [−1, 1]. */
+/** quant_conv(encoder(x)) for an NHWC image in [−1, 1] ({@link encodeMomentsOps} on tfjs). */
 export function encodeMoments(vae: AutoencoderKL, image: tf.Tensor4D): tf.Tensor4D {
-  checkImage(vae, image);
-  return tf.tidy(() => {
-    const h = encoderForward(tensorOps, vae.encoder, image).h;
-    return conv2d(vae.quant_conv, h);
-  });
+  return encodeMomentsOps(tfjsOps, vae, image) as tf.Tensor4D;
 }
 
 /**
@@ -171,10 +220,9 @@ export function encode(vae: AutoencoderKL, image: tf.Tensor4D, opts: EncodeOptio
   return posteriorFromMoments(encodeMoments(vae, image), vae.scaleFactor, opts.noise);
 }
 
-/** `AutoencoderKL.decode` of an **unscaled** NHWC latent z: decoder(post_quant_conv(z)), not clamped. */
+/** `AutoencoderKL.decode` of an **unscaled** NHWC latent z: decoder(post_quant_conv(z)), not clamped ({@link decodeOps} on tfjs). */
 export function decode(vae: AutoencoderKL, z: tf.Tensor4D): tf.Tensor4D {
-  checkLatent(vae, z);
-  return tf.tidy(() => decoderForward(tensorOps, vae.decoder, conv2d(vae.post_quant_conv, z)));
+  return decodeOps(tfjsOps, vae, z) as tf.Tensor4D;
 }
 
 /** Scaled latent of an image (`get_first_stage_encoding(encode_first_stage(x))`), untiled. */
@@ -225,10 +273,7 @@ export async function encodeMomentsTiled(vae: AutoencoderKL, image: tf.Tensor4D,
   const L = vae.config.ddconfig.ch_mult.length;
   const f = vae.downsamplingFactor;
   const grid = planTileGrid(image.shape[1] / f, image.shape[2] / f, encodeTileOnLatent(vae, opts.tileSize ?? DEFAULT_ENCODE_TILE));
-  const program = traceProgram([{ channels: image.shape[3], shift: L - 1 }], (ops, [x]) => {
-    const { h, features } = encoderForward(ops, vae.encoder, x!, featureLevels);
-    return [ops.conv(vae.quant_conv, h), ...features];
-  });
+  const program = traceProgram([{ channels: image.shape[3], shift: L - 1 }], (ops, [x]) => autoencoderEncodeForward(ops, vae, x!, featureLevels));
   const [moments, ...features] = await runTiledProgram(program, grid, [image], { ...opts, stage: 'encode' });
   return { moments: moments!, features };
 }
@@ -243,7 +288,7 @@ export async function encodeTiled(vae: AutoencoderKL, image: tf.Tensor4D, opts: 
 export async function decodeTiled(vae: AutoencoderKL, z: tf.Tensor4D, opts: TiledOptions = {}): Promise<tf.Tensor4D> {
   checkLatent(vae, z);
   const grid = planTileGrid(z.shape[1], z.shape[2], opts.tileSize ?? DEFAULT_DECODE_TILE);
-  const program = traceProgram([{ channels: z.shape[3], shift: 0 }], (ops, [x]) => [decoderForward(ops, vae.decoder, ops.conv(vae.post_quant_conv, x!))]);
+  const program = traceProgram([{ channels: z.shape[3], shift: 0 }], (ops, [x]) => [autoencoderDecodeForward(ops, vae, x!)]);
   const [image] = await runTiledProgram(program, grid, [z], { ...opts, stage: 'decode' });
   return image!;
 }

@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type WeightView, conv2d } from '@stablesr/core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { type Ops, type WeightView, tfjsOps } from '@stablesr/core';
 import {
   type AutoencoderKL,
   type EncodeOptions,
@@ -8,17 +8,19 @@ import {
   type TiledOptions,
   DEFAULT_DECODE_TILE,
   assertNoUnusedKeys,
-  checkImage,
+  autoencoderDecodeForward,
+  autoencoderEncodeForward,
+  checkImageShape,
   checkLatent,
+  checkLatentShape,
   disposeAutoencoderKL,
   encodeMomentsTiled,
   loadAutoencoderParts,
   posteriorFromMoments,
 } from '../autoencoderKL.js';
 import { type AutoencoderKLConfig, DEFAULT_NUM_FUSE_BLOCK, type DDConfig, SD_SCALE_FACTOR, downsamplingFactor } from '../config.js';
-import { cfwFusionLevels, decoderForward } from '../decoder.js';
-import { encoderForward } from '../encoder.js';
-import { tensorOps } from '../featureOps.js';
+import { cfwFusionLevels } from '../decoder.js';
+import { featureOpsFrom } from '../featureOps.js';
 import { traceProgram } from '../tiled/program.js';
 import { runTiledProgram } from '../tiled/tiledExecutor.js';
 import { planTileGrid } from '../tiled/tileGrid.js';
@@ -84,14 +86,28 @@ export function disposeCfwEncodeResult(r: CfwEncodeResult): void {
   for (const t of [r.posterior.moments, r.posterior.mean, r.posterior.logvar, r.posterior.std, r.posterior.latent, ...r.encFeatures]) t.dispose();
 }
 
-/** `AutoencoderKLResi.encode(x)` (posterior) plus the encoder features `enc_fea`, untiled. */
+/** What {@link cfwEncodeOps} returns: the network outputs of the CFW encoder on any engine. */
+export interface CfwEncodeOutputs<T> {
+  /** quant_conv(encoder(x)) `[B, h, w, 2·embed_dim]` (mean channels first, then logvar). */
+  moments: T;
+  /** NHWC features of encoder levels `cfw.featureLevels` (`enc_fea`), each before its level's downsample. */
+  encFeatures: T[];
+}
+
+/**
+ * The network of `AutoencoderKLResi.encode(x, return_fea=True)` on any engine: the moments and the encoder
+ * features `enc_fea` that {@link cfwDecodeOps} fuses. The posterior is host math ({@link posteriorFromMoments}).
+ */
+export function cfwEncodeOps<T>(ops: Ops<T>, cfw: CfwAutoencoder, image: T): CfwEncodeOutputs<T> {
+  checkImageShape(cfw, ops.shape(image));
+  const [moments, ...encFeatures] = autoencoderEncodeForward(featureOpsFrom(ops), cfw, image, cfw.featureLevels);
+  return { moments: moments!, encFeatures };
+}
+
+/** `AutoencoderKLResi.encode(x)` (posterior) plus the encoder features `enc_fea`, untiled ({@link cfwEncodeOps} on tfjs). */
 export function cfwEncode(cfw: CfwAutoencoder, image: tf.Tensor4D, opts: EncodeOptions = {}): CfwEncodeResult {
-  checkImage(cfw, image);
-  const { moments, features } = tf.tidy(() => {
-    const { h, features } = encoderForward(tensorOps, cfw.encoder, image, cfw.featureLevels);
-    return { moments: conv2d(cfw.quant_conv, h), features };
-  });
-  return { posterior: posteriorFromMoments(moments, cfw.scaleFactor, opts.noise), encFeatures: features };
+  const { moments, encFeatures } = cfwEncodeOps(tfjsOps, cfw, image) as CfwEncodeOutputs<tf.Tensor4D>;
+  return { posterior: posteriorFromMoments(moments, cfw.scaleFactor, opts.noise), encFeatures };
 }
 
 /** {@link cfwEncode} computed tile by tile. */
@@ -100,43 +116,56 @@ export async function cfwEncodeTiled(cfw: CfwAutoencoder, image: tf.Tensor4D, op
   return { posterior: posteriorFromMoments(moments, cfw.scaleFactor, opts.noise), encFeatures: features };
 }
 
-/** The features the decoder's fusion layers read (fusion level i takes encoder level i's feature). */
-function fusionInputs(cfw: CfwAutoencoder, z: tf.Tensor4D, encFeatures: readonly tf.Tensor4D[]): tf.Tensor4D[] {
+/** The features the decoder's fusion layers read (fusion level i takes encoder level i's feature), checked against z. */
+function fusionInputs<T>(cfw: CfwAutoencoder, zShape: readonly number[], encFeatures: readonly T[], shapeOf: (t: T) => readonly number[]): T[] {
   const dd = cfw.config.ddconfig;
   const L = dd.ch_mult.length;
   return cfw.decoder.fusionLevels.map((level) => {
     const k = cfw.featureLevels.indexOf(level);
     const fea = k >= 0 ? encFeatures[k] : undefined;
-    if (!fea) throw new Error(`cfwDecode: ${encFeatures.length} encoder feature map(s) given, fusion level ${level} needs enc_fea[${k}] (pass cfwEncode's encFeatures)`);
+    if (fea === undefined) throw new Error(`cfwDecode: ${encFeatures.length} encoder feature map(s) given, fusion level ${level} needs enc_fea[${k}] (pass cfwEncode's encFeatures)`);
     const s = 2 ** (L - 1 - level);
-    const want = [z.shape[0], z.shape[1] * s, z.shape[2] * s, dd.ch * dd.ch_mult[level]!];
-    if (fea.rank !== 4 || fea.shape.some((d, i) => d !== want[i])) {
-      throw new Error(`cfwDecode: enc_fea[${k}] (encoder level ${level}) has shape [${fea.shape}], expected NHWC [${want}] for a latent of shape [${z.shape}]`);
+    const want = [zShape[0]!, zShape[1]! * s, zShape[2]! * s, dd.ch * dd.ch_mult[level]!];
+    const shape = shapeOf(fea);
+    if (shape.length !== 4 || shape.some((d, i) => d !== want[i])) {
+      throw new Error(`cfwDecode: enc_fea[${k}] (encoder level ${level}) has shape [${shape}], expected NHWC [${want}] for a latent of shape [${zShape}]`);
     }
     return fea;
   });
 }
 
-/**
- * `AutoencoderKLResi.decode(z, enc_fea)` with `decoder.fusion_w = w`: the decoder adds
- * `w·fuse(enc_fea, h)` at each fusion level. z is the **unscaled** latent; w = 0 gives the plain decoder.
- */
-export function cfwDecode(cfw: CfwAutoencoder, z: tf.Tensor4D, encFeatures: readonly tf.Tensor4D[], w: number): tf.Tensor4D {
-  checkLatent(cfw, z);
+function checkFidelityWeight(w: number): void {
   if (!Number.isFinite(w)) throw new Error(`cfwDecode: fidelity weight w must be a finite number, got ${w}`);
-  const feats = fusionInputs(cfw, z, encFeatures);
-  return tf.tidy(() => decoderForward(tensorOps, cfw.decoder, conv2d(cfw.post_quant_conv, z), { encFeatures: feats, w }));
+}
+
+/**
+ * `AutoencoderKLResi.decode(z, enc_fea)` with `decoder.fusion_w = w` on any engine: post_quant_conv, then
+ * `Decoder_Mix`, which adds `w·fuse(enc_fea, h)` at each fusion level. z is the **unscaled** latent; w = 0
+ * gives the plain decoder (the fusion layers are left out). `w` is a plain number: a graph engine bakes it in
+ * when the graph is built (rebuild for another w).
+ */
+export function cfwDecodeOps<T>(ops: Ops<T>, cfw: CfwAutoencoder, z: T, encFeatures: readonly T[], w: number): T {
+  const zShape = ops.shape(z);
+  checkLatentShape(cfw, zShape);
+  checkFidelityWeight(w);
+  const feats = fusionInputs(cfw, zShape, encFeatures, (t) => ops.shape(t));
+  return autoencoderDecodeForward(featureOpsFrom(ops), cfw, z, { encFeatures: feats, w });
+}
+
+/** {@link cfwDecodeOps} on tfjs: `AutoencoderKLResi.decode(z, enc_fea)` with fusion weight w, untiled. */
+export function cfwDecode(cfw: CfwAutoencoder, z: tf.Tensor4D, encFeatures: readonly tf.Tensor4D[], w: number): tf.Tensor4D {
+  return cfwDecodeOps(tfjsOps, cfw, z, encFeatures, w) as tf.Tensor4D;
 }
 
 /** {@link cfwDecode} computed tile by tile (tileSize in latent pixels). */
 export async function cfwDecodeTiled(cfw: CfwAutoencoder, z: tf.Tensor4D, encFeatures: readonly tf.Tensor4D[], w: number, opts: TiledOptions = {}): Promise<tf.Tensor4D> {
   checkLatent(cfw, z);
-  if (!Number.isFinite(w)) throw new Error(`cfwDecode: fidelity weight w must be a finite number, got ${w}`);
-  const feats = fusionInputs(cfw, z, encFeatures);
+  checkFidelityWeight(w);
+  const feats = fusionInputs(cfw, z.shape, encFeatures, (t) => t.shape);
   const L = cfw.config.ddconfig.ch_mult.length;
   const grid = planTileGrid(z.shape[1], z.shape[2], opts.tileSize ?? DEFAULT_DECODE_TILE);
   const inputs = [{ channels: z.shape[3], shift: 0 }, ...cfw.decoder.fusionLevels.map((level, k) => ({ channels: feats[k]!.shape[3], shift: L - 1 - level }))];
-  const program = traceProgram(inputs, (ops, [x, ...enc]) => [decoderForward(ops, cfw.decoder, ops.conv(cfw.post_quant_conv, x!), { encFeatures: enc, w })]);
+  const program = traceProgram(inputs, (ops, [x, ...enc]) => [autoencoderDecodeForward(ops, cfw, x!, { encFeatures: enc, w })]);
   const [image] = await runTiledProgram(program, grid, [z, ...feats], { ...opts, stage: 'decode' });
   return image!;
 }
