@@ -2,16 +2,18 @@
 // random weights converted to HF's key layout, the way diffusers converts SD 2.x text encoders.
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { type TensorEntry, type TensorSource, weightsFromSource } from '@stablesr/core';
+import { type AttentionOptions, type Ops, type TensorEntry, type TensorSource, moveWeightsToHost, tfjsOps, weightsFromSource } from '@stablesr/core';
 import {
   type ClipTextConfig,
   type OpenClipTextCfg,
   clipTextForward,
+  clipTextModelForwardOps,
   disposeClipTextModel,
   disposeFrozenOpenClipEmbedder,
   frozenOpenClipEncode,
   loadClipTextModel,
   loadFrozenOpenClipEmbedder,
+  openClipTextForwardOps,
 } from '../src/text/index.js';
 
 type State = Map<string, { shape: number[]; data: Float32Array }>;
@@ -107,6 +109,14 @@ const ROWS = [
   [48, 1, 2, 3, 4, 5, 6, 49],
 ];
 
+/** tfjsOps keeps one causal mask per sequence length, shared by every tower: make it before counting tensors. */
+function warmCausalMask(n: number): void {
+  tf.tidy(() => {
+    const v = tf.zeros([1, n, 2]);
+    tfjsOps.attention(v, v, v, { heads: 1, scale: 1, causal: true });
+  });
+}
+
 async function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): Promise<number> {
   const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))));
   const v = (await d.data())[0]!;
@@ -201,6 +211,7 @@ test.serial('strict loading: unexpected and missing keys are errors naming the k
 });
 
 test.serial('no tensor leak across repeated forwards; dispose releases every weight', async (t) => {
+  warmCausalMask(ROWS[0]!.length);
   const before = tf.memory().numTensors;
   const m = loadClipTextModel(hfConfig(3, 'quick_gelu'), memoryWeights(toHf(openClipState(9), 3)));
   const x = ids(ROWS);
@@ -211,4 +222,139 @@ test.serial('no tensor leak across repeated forwards; dispose releases every wei
   x.dispose();
   disposeClipTextModel(m);
   t.is(tf.memory().numTensors, before);
+});
+
+/**
+ * An engine whose values are opaque boxes around tfjsOps' tensors: a forward that touched a value with anything
+ * but an {@link Ops} method (tf.*, .shape, .dataSync, reshape) would throw or compute garbage. Records each call.
+ */
+class Box {
+  readonly #t: tf.Tensor;
+  constructor(t: tf.Tensor) {
+    this.#t = t;
+  }
+  static unbox(b: Box): tf.Tensor {
+    return b.#t;
+  }
+}
+
+interface Recorded {
+  op: string;
+  weightShapes: number[][];
+  attention: AttentionOptions[];
+}
+
+function opaqueOps(): { ops: Ops<Box>; rec: Recorded[] } {
+  const rec: Recorded[] = [];
+  const base = tfjsOps as unknown as Record<string, unknown>;
+  const un = (v: unknown): unknown => (v instanceof Box ? Box.unbox(v) : Array.isArray(v) ? v.map(un) : v);
+  const box = (v: unknown): unknown => (v instanceof tf.Tensor ? new Box(v) : Array.isArray(v) ? v.map(box) : v);
+  const ops = { engine: 'onnx' } as Record<string, unknown>;
+  for (const [name, f] of Object.entries(base)) {
+    if (typeof f !== 'function') continue;
+    ops[name] = (...args: unknown[]) => {
+      const r: Recorded = { op: name, weightShapes: [], attention: [] };
+      rec.push(r);
+      if (name === 'weight' || name === 'embedding') r.weightShapes.push((args[0] as tf.Tensor).shape);
+      if (name === 'attention') r.attention.push(args[3] as AttentionOptions);
+      if (name === 'scope') {
+        const [fn, module] = args as [() => unknown, object | undefined];
+        return box((f as (fn: () => unknown, m?: object) => unknown)(() => un(fn()), module));
+      }
+      // Weights and modules (tf tensors, plain objects) pass through; values are unboxed.
+      return box((f as (...a: unknown[]) => unknown)(...args.map(un)));
+    };
+  }
+  return { ops: ops as unknown as Ops<Box>, rec };
+}
+
+test.serial('generic forwards use only Ops: an opaque engine gives the wrappers\' results with whole tables and causal attention', async (t) => {
+  const oc = openClipState(13);
+  const a = loadFrozenOpenClipEmbedder({ text_cfg: cfg, layer: 'penultimate' }, memoryWeights(oc));
+  const b = loadClipTextModel(hfConfig(3, 'quick_gelu'), memoryWeights(toHf(oc, 3)));
+  const x = ids(ROWS);
+  for (const [name, generic, wrapper] of [
+    ['open_clip', (o: Ops<Box>, v: Box) => openClipTextForwardOps(o, a, v), () => frozenOpenClipEncode(a, x)],
+    ['hf_clip', (o: Ops<Box>, v: Box) => clipTextModelForwardOps(o, b, v), () => clipTextForward(b, x)],
+  ] as const) {
+    const { ops, rec } = opaqueOps();
+    const z = Box.unbox(generic(ops, new Box(x)));
+    const want = wrapper();
+    t.deepEqual(z.shape, [ROWS.length, cfg.context_length, cfg.width], name);
+    t.is(await maxAbsDiff(z, want), 0, name);
+    const used = new Set(rec.map((r) => r.op));
+    t.deepEqual([...used].sort(), ['add', 'attention', 'embedding', name === 'open_clip' ? 'gelu' : 'quickGelu', 'layerNorm', 'linear', 'release', 'scope', 'shape', 'weight'].sort(), name);
+    t.deepEqual(rec.flatMap((r) => (r.op === 'weight' ? r.weightShapes : [])), [[cfg.context_length, cfg.width]], `${name}: the position table, whole`);
+    const att = rec.flatMap((r) => r.attention);
+    t.is(att.length, name === 'open_clip' ? cfg.layers - 1 : cfg.layers, name);
+    for (const o of att) t.like(o, { heads: cfg.heads, causal: true, scale: 1 / Math.sqrt(cfg.width / cfg.heads) });
+    tf.dispose([z, want]);
+  }
+  x.dispose();
+  disposeFrozenOpenClipEmbedder(a);
+  disposeClipTextModel(b);
+});
+
+test.serial('generic forwards with tfjsOps leak no tensors across two calls', (t) => {
+  const oc = openClipState(17);
+  const a = loadFrozenOpenClipEmbedder({ text_cfg: cfg, layer: 'last' }, memoryWeights(oc));
+  const b = loadClipTextModel(hfConfig(3, 'gelu'), memoryWeights(toHf(oc, 3)), { layer: 'hidden', layer_idx: -2 });
+  const x = ids(ROWS);
+  warmCausalMask(cfg.context_length);
+  for (const run of [() => openClipTextForwardOps(tfjsOps, a, x), () => clipTextModelForwardOps(tfjsOps, b, x)]) {
+    const before = tf.memory().numTensors;
+    const z1 = run();
+    t.is(tf.memory().numTensors, before + 1, 'one call leaves only its output');
+    const z2 = run();
+    t.is(tf.memory().numTensors, before + 2);
+    tf.dispose([z1, z2]);
+    t.is(tf.memory().numTensors, before);
+  }
+  x.dispose();
+  disposeFrozenOpenClipEmbedder(a);
+  disposeClipTextModel(b);
+});
+
+test.serial('generic forwards need rows of the position table\'s length; the tfjs HF wrapper also takes shorter rows', (t) => {
+  const oc = openClipState(19);
+  const a = loadFrozenOpenClipEmbedder({ text_cfg: cfg }, memoryWeights(oc));
+  const b = loadClipTextModel(hfConfig(3, 'gelu'), memoryWeights(toHf(oc, 3)));
+  const short = ids([ROWS[0]!.slice(0, 5)]);
+  warmCausalMask(5);
+  const before = tf.memory().numTensors;
+  t.throws(() => clipTextModelForwardOps(tfjsOps, b, short), { message: /rows of 5 ids, the position table has 8/ });
+  t.throws(() => openClipTextForwardOps(tfjsOps, a, short), { message: /5 ids, the tower's context_length is 8/ });
+  t.throws(() => frozenOpenClipEncode(a, tf.tensor2d([ROWS[0]!], [1, 8], 'float32')), { message: /int32/ });
+  t.is(tf.memory().numTensors, before + 1, 'only the float ids made above');
+  tf.dispose(clipTextForward(b, short));
+  t.is(tf.memory().numTensors, before + 1, 'the shortened position table is freed with the call');
+  short.dispose();
+  disposeFrozenOpenClipEmbedder(a);
+  disposeClipTextModel(b);
+});
+
+test.serial('host-held weights are uploaded by the forwards\' scope, for full and shorter rows alike', async (t) => {
+  const oc = openClipState(23);
+  const hfw = toHf(oc, 3);
+  const ref = loadClipTextModel(hfConfig(3, 'gelu'), memoryWeights(hfw));
+  const host = loadClipTextModel(hfConfig(3, 'gelu'), memoryWeights(hfw));
+  const ocRef = loadFrozenOpenClipEmbedder({ text_cfg: cfg, layer: 'penultimate' }, memoryWeights(oc));
+  const ocHost = loadFrozenOpenClipEmbedder({ text_cfg: cfg, layer: 'penultimate' }, memoryWeights(oc));
+  moveWeightsToHost(host);
+  moveWeightsToHost(ocHost);
+  const rows = [ROWS, [ROWS[1]!.slice(0, 6)]];
+  for (const r of rows) warmCausalMask(r[0]!.length);
+  const before = tf.memory().numTensors;
+  for (const x of rows.map(ids)) {
+    const [za, zb] = [clipTextForward(ref, x), clipTextForward(host, x)];
+    t.is(await maxAbsDiff(za, zb), 0);
+    tf.dispose([x, za, zb]);
+  }
+  const x = ids(ROWS);
+  const [za, zb] = [frozenOpenClipEncode(ocRef, x), frozenOpenClipEncode(ocHost, x)];
+  t.is(await maxAbsDiff(za, zb), 0);
+  tf.dispose([x, za, zb]);
+  t.is(tf.memory().numTensors, before, 'uploads are freed after each call');
+  [ref, host].forEach(disposeClipTextModel);
+  [ocRef, ocHost].forEach(disposeFrozenOpenClipEmbedder);
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Linear, linear, multiHeadAttention } from '@stablesr/core';
+import { type Linear, type Ops, tfjsOps } from '@stablesr/core';
 
 /** The four projections of a multi-head self-attention, heads split contiguously along the width. */
 export interface AttentionProjections {
@@ -10,7 +10,11 @@ export interface AttentionProjections {
   readonly out: Linear;
 }
 
-/** Additive causal mask `[n, n]`: 0 on and below the diagonal, −∞ above (open_clip `build_attention_mask`, HF `_create_4d_causal_attention_mask`). */
+/**
+ * Additive causal mask `[n, n]`: 0 on and below the diagonal, −∞ above (open_clip `build_attention_mask`, HF
+ * `_create_4d_causal_attention_mask`). The towers no longer hold one (their attention is `causal: true`, each
+ * engine builds its own); kept for benches and tests that compare against an explicit mask.
+ */
 export function causalMask(n: number): tf.Tensor2D {
   const data = new Float32Array(n * n);
   for (let i = 0; i < n; i++) data.fill(-Infinity, i * n + i + 1, (i + 1) * n);
@@ -18,18 +22,25 @@ export function causalMask(n: number): tf.Tensor2D {
 }
 
 /**
- * Masked multi-head self-attention over x `[N, T, W]` → `[N, T, W]`, with `nn.MultiheadAttention` / HF `CLIPAttention`
- * semantics: q, k, v = x·Wᵀ + b; per head softmax(q·kᵀ·d^−½ + mask)·v; heads concatenated; output projection.
- * The attention itself is core's `multiHeadAttention` (2-D matMuls per batch row and head, q scaled before the
- * product as PyTorch does: `q = q * scaling` / SDPA).
+ * Causal multi-head self-attention over x `[B, N, W]` → `[B, N, W]`, with `nn.MultiheadAttention` / HF
+ * `CLIPAttention` semantics: q, k, v = x·Wᵀ + b; per head softmax(q·kᵀ·d^−½, −∞ above the diagonal)·v; heads
+ * concatenated (contiguous `(h d)` channels); output projection. Written once against {@link Ops}.
  */
-export function causalSelfAttention(a: AttentionProjections, x: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const [n, t, w] = x.shape;
-    if (w % a.heads !== 0) throw new Error(`self-attention: width ${w} does not split into ${a.heads} heads`);
-    const flat = tf.reshape(x, [n * t, w]);
-    const proj = (l: Linear): tf.Tensor3D => tf.reshape(linear(l, flat), [n, t, w]);
-    const o = multiHeadAttention(proj(a.q), proj(a.k), proj(a.v), a.heads, { mask }); // [N, T, W]
-    return tf.reshape(linear(a.out, tf.reshape(o, [n * t, w])), [n, t, w]) as tf.Tensor3D;
+export function causalSelfAttentionOps<T>(ops: Ops<T>, a: AttentionProjections, x: T): T {
+  const w = ops.shape(x)[2]!;
+  if (w % a.heads !== 0) throw new Error(`self-attention: width ${w} does not split into ${a.heads} heads`);
+  return ops.scope(() => {
+    const o = ops.attention(ops.linear(a.q, x), ops.linear(a.k, x), ops.linear(a.v, x), { heads: a.heads, scale: 1 / Math.sqrt(w / a.heads), causal: true });
+    return ops.linear(a.out, o);
   });
+}
+
+/**
+ * {@link causalSelfAttentionOps} on TensorFlow.js. The attention is always causal; `mask`, if given, must be
+ * {@link causalMask}`(N)` (only its shape is checked) and is accepted for callers written before the op interface.
+ */
+export function causalSelfAttention(a: AttentionProjections, x: tf.Tensor3D, mask?: tf.Tensor2D): tf.Tensor3D {
+  const t = x.shape[1];
+  if (mask && (mask.shape[0] !== t || mask.shape[1] !== t)) throw new Error(`self-attention: mask [${mask.shape}] is not the causal mask of ${t} tokens`);
+  return causalSelfAttentionOps(tfjsOps, a, x) as tf.Tensor3D;
 }

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type LayerNorm, type Linear, type WeightView, WeightFileError, disposeLayerNorm, disposeLinear, layerNorm, loadLayerNorm, loadLinear } from '@stablesr/core';
-import { causalMask } from './causalSelfAttention.js';
-import { type ClipActivation, preNormBlock } from './transformerBlock.js';
+import { type LayerNorm, type Linear, type Ops, type WeightView, WeightFileError, disposeLayerNorm, disposeLinear, loadLayerNorm, loadLinear, tfjsOps } from '@stablesr/core';
+import { type ClipActivation, type PreNormBlockParts, preNormBlockOps } from './transformerBlock.js';
 import { tidyLoad } from './tidyLoad.js';
 import { assertOnlyAllowedUnused } from './unusedWeights.js';
 
@@ -59,8 +58,7 @@ export interface ClipTextModel {
     /** Undefined when `layer` is "hidden" (not applied, not loaded). */
     readonly final_layer_norm: LayerNorm | undefined;
   };
-  /** Causal mask `[max_position_embeddings]²`; shorter sequences use its top-left block. */
-  readonly mask: tf.Tensor2D;
+  // No causal mask is held: the attention is causal by construction (each engine builds its own).
 }
 
 function activationOf(act: string): ClipActivation {
@@ -116,7 +114,6 @@ function buildClipTextModel(config: ClipTextConfig, view: WeightView, opts: Clip
       encoder: { layers: Array.from({ length: runLayers }, (_, i) => loadClipEncoderLayer(tm.scope(`encoder.layers.${i}.`), config)) },
       final_layer_norm: layer === 'last' ? loadLayerNorm(tm, 'final_layer_norm', w, config.layer_norm_eps ?? 1e-5) : undefined,
     },
-    mask: causalMask(config.max_position_embeddings),
   };
   for (let i = runLayers; i < L; i++) {
     if (!tm.has(`encoder.layers.${i}.layer_norm1.weight`)) throw new WeightFileError(view.origin, `missing layer ${i} of ${L} (num_hidden_layers does not fit this checkpoint)`, `${tm.prefix}encoder.layers.${i}.layer_norm1.weight`);
@@ -137,36 +134,64 @@ export function loadClipTextModel(config: ClipTextConfig, view: WeightView, opts
   return tidyLoad(() => buildClipTextModel(config, view, opts));
 }
 
-/** Token ids `[N, T]` (int32, T ≤ max_position_embeddings) → the selected hidden state `[N, T, hidden_size]`. */
-export function clipTextForward(m: ClipTextModel, ids: tf.Tensor2D): tf.Tensor3D {
-  const [, t] = ids.shape;
-  if (t > m.config.max_position_embeddings) throw new Error(`CLIPTextModel: ${t} tokens exceed max_position_embeddings ${m.config.max_position_embeddings}`);
-  if (ids.dtype !== 'int32') throw new Error(`CLIPTextModel: token ids must be int32, got ${ids.dtype}`);
-  const e = m.text_model.embeddings;
-  const mask = t === m.config.max_position_embeddings ? m.mask : (tf.slice(m.mask, [0, 0], [t, t]) as tf.Tensor2D);
-  let x = tf.tidy(() => tf.add(tf.gather(e.token_embedding.weight, ids), tf.slice(e.position_embedding.weight, [0, 0], [t, m.config.hidden_size])) as tf.Tensor3D);
-  for (const l of m.text_model.encoder.layers) {
-    const a = l.self_attn;
-    const next = preNormBlock(
-      { norm1: l.layer_norm1, attention: { heads: a.num_heads, q: a.q_proj, k: a.k_proj, v: a.v_proj, out: a.out_proj }, norm2: l.layer_norm2, fcIn: l.mlp.fc1, fcOut: l.mlp.fc2, activation: m.activation },
-      x,
-      mask,
-    );
-    x.dispose();
-    x = next;
-  }
-  if (mask !== m.mask) mask.dispose();
-  const fln = m.text_model.final_layer_norm;
-  if (!fln) return x;
-  const z = layerNorm(fln, x) as tf.Tensor3D;
-  x.dispose();
-  return z;
+function layerParts(m: ClipTextModel, l: ClipEncoderLayer): PreNormBlockParts {
+  const a = l.self_attn;
+  return { norm1: l.layer_norm1, attention: { heads: a.num_heads, q: a.q_proj, k: a.k_proj, v: a.v_proj, out: a.out_proj }, norm2: l.layer_norm2, fcIn: l.mlp.fc1, fcOut: l.mlp.fc2, activation: m.activation };
 }
 
-/** Releases every tensor of the model (weights and mask). */
+/**
+ * HF `CLIPTextModel.forward` written once against {@link Ops}: token ids `[B, max_position_embeddings]` (int32
+ * values) → the selected hidden state `[B, max_position_embeddings, hidden_size]`: `last_hidden_state` (all
+ * layers, then `final_layer_norm`) for layer "last", `hidden_states[layer_idx]` (no final norm) for "hidden".
+ * x = token_embedding[ids] + position_embedding (the whole table, broadcast over the batch), then the loaded
+ * layers with causal attention. Rows must be padded to the table's length; {@link clipTextForward} (tfjs) also
+ * takes shorter rows. The model's weights are made available for the call (`ops.scope(…, m)`).
+ */
+export function clipTextModelForwardOps<T>(ops: Ops<T>, m: ClipTextModel, ids: T): T {
+  const shape = ops.shape(ids);
+  const rows = m.config.max_position_embeddings;
+  if (shape.length !== 2) throw new Error(`CLIPTextModel: token ids must be [batch, ${rows}], got [${shape}]`);
+  if (shape[1] !== rows) throw new Error(`CLIPTextModel: rows of ${shape[1]} ids, the position table has ${rows} (pad ids to max_position_embeddings, as the tokenizer does)`);
+  return ops.scope(() => {
+    const e = m.text_model.embeddings;
+    const tokens = ops.embedding(e.token_embedding.weight, ids);
+    let x = ops.add(tokens, ops.weight(e.position_embedding.weight)); // [B, T, W]
+    ops.release(tokens);
+    for (const l of m.text_model.encoder.layers) {
+      const next = preNormBlockOps(ops, layerParts(m, l), x);
+      ops.release(x);
+      x = next;
+    }
+    const fln = m.text_model.final_layer_norm;
+    return fln ? ops.layerNorm(fln, x) : x;
+  }, m);
+}
+
+/**
+ * {@link clipTextModelForwardOps} on TensorFlow.js: token ids `[N, T]` (int32, T ≤ max_position_embeddings) →
+ * the selected hidden state `[N, T, hidden_size]`. Rows shorter than the table run on a view of the model whose
+ * position table is its first T rows (sliced for the call, as HF's `position_ids[:, :T]`); causal attention makes
+ * them equal to the first T positions of padded rows.
+ */
+export function clipTextForward(m: ClipTextModel, ids: tf.Tensor2D): tf.Tensor3D {
+  const [, t] = ids.shape;
+  const rows = m.config.max_position_embeddings;
+  if (t > rows) throw new Error(`CLIPTextModel: ${t} tokens exceed max_position_embeddings ${rows}`);
+  if (ids.dtype !== 'int32') throw new Error(`CLIPTextModel: token ids must be int32, got ${ids.dtype}`);
+  if (t === rows) return clipTextModelForwardOps(tfjsOps, m, ids) as tf.Tensor3D;
+  // The slice is taken inside the model's scope (host-held weights are up) and freed with it.
+  return tfjsOps.scope(() => {
+    const e = m.text_model.embeddings;
+    const position_embedding = { weight: tf.slice(e.position_embedding.weight, [0, 0], [t, m.config.hidden_size]) };
+    const short: ClipTextModel = { ...m, config: { ...m.config, max_position_embeddings: t }, text_model: { ...m.text_model, embeddings: { ...e, position_embedding } } };
+    return clipTextModelForwardOps(tfjsOps, short, ids);
+  }, m) as tf.Tensor3D;
+}
+
+/** Releases every tensor of the model. */
 export function disposeClipTextModel(m: ClipTextModel): void {
   const tm = m.text_model;
-  tf.dispose([tm.embeddings.token_embedding.weight, tm.embeddings.position_embedding.weight, m.mask]);
+  tf.dispose([tm.embeddings.token_embedding.weight, tm.embeddings.position_embedding.weight]);
   for (const l of tm.encoder.layers) {
     for (const lin of [l.self_attn.q_proj, l.self_attn.k_proj, l.self_attn.v_proj, l.self_attn.out_proj, l.mlp.fc1, l.mlp.fc2]) disposeLinear(lin);
     disposeLayerNorm(l.layer_norm1);

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type LayerNorm, type Linear, type WeightView, WeightFileError, disposeLayerNorm, disposeLinear, layerNorm, loadLayerNorm, loadLinear, outInToInOut } from '@stablesr/core';
-import { causalMask } from './causalSelfAttention.js';
-import { type ClipActivation, preNormBlock } from './transformerBlock.js';
+import { type LayerNorm, type Linear, type Ops, type WeightView, WeightFileError, disposeLayerNorm, disposeLinear, loadLayerNorm, loadLinear, outInToInOut, tfjsOps } from '@stablesr/core';
+import { type ClipActivation, type PreNormBlockParts, preNormBlockOps } from './transformerBlock.js';
 import { tidyLoad } from './tidyLoad.js';
 import { assertOnlyAllowedUnused } from './unusedWeights.js';
 
@@ -53,8 +52,7 @@ export interface OpenClipTextModel {
   /** Only the blocks the chosen layer runs are loaded. */
   readonly transformer: { readonly resblocks: readonly ResidualAttentionBlock[] };
   readonly ln_final: LayerNorm;
-  /** The non-persistent `attn_mask` buffer (causal, −∞ above the diagonal). */
-  readonly attn_mask: tf.Tensor2D;
+  // The reference's non-persistent `attn_mask` buffer is not held: the attention is causal by construction.
 }
 
 /** StableSR / SD 2.x `ldm.modules.encoders.modules.FrozenOpenCLIPEmbedder`. */
@@ -110,7 +108,6 @@ function buildFrozenOpenClipEmbedder(config: FrozenOpenClipEmbedderConfig, view:
     positional_embedding: m.get('positional_embedding', [cfg.context_length, cfg.width]) as tf.Tensor2D,
     transformer: { resblocks: Array.from({ length: runBlocks }, (_, i) => loadResidualAttentionBlock(m.scope(`transformer.resblocks.${i}.`), cfg)) },
     ln_final: loadLayerNorm(m, 'ln_final', cfg.width),
-    attn_mask: causalMask(cfg.context_length),
   };
   // The checkpoint must hold the blocks the config says exist, even those this layer skips.
   for (let i = runBlocks; i < cfg.layers; i++) {
@@ -130,34 +127,45 @@ export function loadFrozenOpenClipEmbedder(config: FrozenOpenClipEmbedderConfig,
   return tidyLoad(() => buildFrozenOpenClipEmbedder(config, view));
 }
 
-/**
- * `FrozenOpenCLIPEmbedder.encode_with_transformer`: ids `[N, context_length]` (int32) → `[N, context_length, width]`.
- * x = token_embedding[ids] + positional_embedding; blocks 0 … layers−1−layer_idx with the causal mask; ln_final.
- */
-export function frozenOpenClipEncode(e: FrozenOpenClipEmbedder, ids: tf.Tensor2D): tf.Tensor3D {
-  const m = e.model;
-  const [, t] = ids.shape;
-  if (t !== m.text_cfg.context_length) throw new Error(`FrozenOpenCLIPEmbedder: token rows have ${t} ids, the tower's context_length is ${m.text_cfg.context_length}`);
-  if (ids.dtype !== 'int32') throw new Error(`FrozenOpenCLIPEmbedder: token ids must be int32, got ${ids.dtype}`);
-  let x = tf.tidy(() => tf.add(tf.gather(m.token_embedding.weight, ids), m.positional_embedding) as tf.Tensor3D); // [N, T, W]
-  for (const r of m.transformer.resblocks) {
-    const next = preNormBlock(
-      { norm1: r.ln_1, attention: { heads: r.attn.num_heads, ...r.attn.in_proj, out: r.attn.out_proj }, norm2: r.ln_2, fcIn: r.mlp.c_fc, fcOut: r.mlp.c_proj, activation: m.activation },
-      x,
-      m.attn_mask,
-    );
-    x.dispose();
-    x = next;
-  }
-  const z = layerNorm(m.ln_final, x) as tf.Tensor3D;
-  x.dispose();
-  return z;
+function blockParts(m: OpenClipTextModel, r: ResidualAttentionBlock): PreNormBlockParts {
+  return { norm1: r.ln_1, attention: { heads: r.attn.num_heads, ...r.attn.in_proj, out: r.attn.out_proj }, norm2: r.ln_2, fcIn: r.mlp.c_fc, fcOut: r.mlp.c_proj, activation: m.activation };
 }
 
-/** Releases every tensor of the embedder (weights and mask). */
+/**
+ * `FrozenOpenCLIPEmbedder.encode_with_transformer` written once against {@link Ops}: token ids `[B, context_length]`
+ * (int32 values) → `[B, context_length, width]`. x = token_embedding[ids] + positional_embedding (the whole table,
+ * broadcast over the batch); blocks 0 … layers−1−layer_idx with causal attention; ln_final (after the penultimate
+ * block for "penultimate", as the reference). The embedder's weights are made available for the call
+ * (`ops.scope(…, e)`: host-held weights are uploaded on tfjs).
+ */
+export function openClipTextForwardOps<T>(ops: Ops<T>, e: FrozenOpenClipEmbedder, ids: T): T {
+  const m = e.model;
+  const shape = ops.shape(ids);
+  if (shape.length !== 2) throw new Error(`FrozenOpenCLIPEmbedder: token ids must be [batch, ${m.text_cfg.context_length}], got [${shape}]`);
+  if (shape[1] !== m.text_cfg.context_length) throw new Error(`FrozenOpenCLIPEmbedder: token rows have ${shape[1]} ids, the tower's context_length is ${m.text_cfg.context_length}`);
+  return ops.scope(() => {
+    const tokens = ops.embedding(m.token_embedding.weight, ids);
+    let x = ops.add(tokens, ops.weight(m.positional_embedding)); // [B, T, W]
+    ops.release(tokens);
+    for (const r of m.transformer.resblocks) {
+      const next = preNormBlockOps(ops, blockParts(m, r), x);
+      ops.release(x);
+      x = next;
+    }
+    return ops.layerNorm(m.ln_final, x);
+  }, e);
+}
+
+/** {@link openClipTextForwardOps} on TensorFlow.js: ids `[N, context_length]` (int32) → `[N, context_length, width]`. */
+export function frozenOpenClipEncode(e: FrozenOpenClipEmbedder, ids: tf.Tensor2D): tf.Tensor3D {
+  if (ids.dtype !== 'int32') throw new Error(`FrozenOpenCLIPEmbedder: token ids must be int32, got ${ids.dtype}`);
+  return openClipTextForwardOps(tfjsOps, e, ids) as tf.Tensor3D;
+}
+
+/** Releases every tensor of the embedder. */
 export function disposeFrozenOpenClipEmbedder(e: FrozenOpenClipEmbedder): void {
   const m = e.model;
-  tf.dispose([m.token_embedding.weight, m.positional_embedding, m.attn_mask]);
+  tf.dispose([m.token_embedding.weight, m.positional_embedding]);
   for (const r of m.transformer.resblocks) {
     disposeLayerNorm(r.ln_1);
     disposeLayerNorm(r.ln_2);

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type WeightView, withWeights } from '@stablesr/core';
+import { type Ops, type WeightView } from '@stablesr/core';
 import { type TokenizerSource } from './bpeVocabulary.js';
 import { ClipTokenizer } from './clipTokenizer.js';
-import { type ClipTextConfig, type ClipTextModel, clipTextForward, disposeClipTextModel, loadClipTextModel } from './clipTextModel.js';
+import { type ClipTextConfig, type ClipTextModel, clipTextForward, clipTextModelForwardOps, disposeClipTextModel, loadClipTextModel } from './clipTextModel.js';
 import {
   type FrozenOpenClipEmbedder,
   type OpenClipLayer,
@@ -10,6 +10,7 @@ import {
   disposeFrozenOpenClipEmbedder,
   frozenOpenClipEncode,
   loadFrozenOpenClipEmbedder,
+  openClipTextForwardOps,
 } from './openClipTextTower.js';
 
 /**
@@ -86,8 +87,15 @@ export class TextConditioner {
   encodeIds(ids: tf.Tensor2D): tf.Tensor3D {
     this.assertLive();
     const tower = this.tower;
-    // A tower kept on the host (moveWeightsToHost) is uploaded for the call: prompts are encoded rarely.
-    return withWeights(tower.model, () => (tower.type === 'open_clip' ? frozenOpenClipEncode(tower.model, ids) : clipTextForward(tower.model, ids)));
+    // A tower kept on the host (moveWeightsToHost) is uploaded for the call by the forward's scope: prompts are encoded rarely.
+    return tower.type === 'open_clip' ? frozenOpenClipEncode(tower.model, ids) : clipTextForward(tower.model, ids);
+  }
+
+  /** {@link encodeIds} on any engine: the tower's generic forward on ids `[N, contextLength]` → `[N, contextLength, width]`. */
+  encodeIdsOps<T>(ops: Ops<T>, ids: T): T {
+    this.assertLive();
+    const tower = this.tower;
+    return tower.type === 'open_clip' ? openClipTextForwardOps(ops, tower.model, ids) : clipTextModelForwardOps(ops, tower.model, ids);
   }
 
   /** The empty prompt's embedding `[1, contextLength, width]` (a new tensor; the cached one stays owned here). */

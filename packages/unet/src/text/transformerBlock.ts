@@ -1,13 +1,12 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type LayerNorm, type Linear, gelu, layerNorm, linear, quickGelu } from '@stablesr/core';
-import { type AttentionProjections, causalSelfAttention } from './causalSelfAttention.js';
+import { type LayerNorm, type Linear, type Ops } from '@stablesr/core';
+import { type AttentionProjections, causalSelfAttentionOps } from './causalSelfAttention.js';
 
 /** MLP activation of a CLIP text transformer: exact erf GELU (OpenCLIP `nn.GELU`, HF `gelu`) or OpenAI's QuickGELU. */
 export type ClipActivation = 'gelu' | 'quick_gelu';
 
 /** Applies the block's MLP activation elementwise. */
-export function applyClipActivation(act: ClipActivation, x: tf.Tensor): tf.Tensor {
-  return act === 'gelu' ? gelu(x) : quickGelu(x);
+export function clipActivationOps<T>(ops: Ops<T>, act: ClipActivation, x: T): T {
+  return act === 'gelu' ? ops.gelu(x) : ops.quickGelu(x);
 }
 
 /**
@@ -23,10 +22,10 @@ export interface PreNormBlockParts {
   readonly activation: ClipActivation;
 }
 
-/** `x = x + attn(norm1(x), causal); x = x + fcOut(act(fcIn(norm2(x))))` over `[N, T, W]`. */
-export function preNormBlock(p: PreNormBlockParts, x: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor3D {
-  return tf.tidy(() => {
-    const h = tf.add(x, causalSelfAttention(p.attention, layerNorm(p.norm1, x) as tf.Tensor3D, mask));
-    return tf.add(h, linear(p.fcOut, applyClipActivation(p.activation, linear(p.fcIn, layerNorm(p.norm2, h))))) as tf.Tensor3D;
+/** `x = x + attn(norm1(x), causal); x = x + fcOut(act(fcIn(norm2(x))))` over tokens `[B, N, W]`. */
+export function preNormBlockOps<T>(ops: Ops<T>, p: PreNormBlockParts, x: T): T {
+  return ops.scope(() => {
+    const h = ops.add(x, causalSelfAttentionOps(ops, p.attention, ops.layerNorm(p.norm1, x)));
+    return ops.add(h, ops.linear(p.fcOut, clipActivationOps(ops, p.activation, ops.linear(p.fcIn, ops.layerNorm(p.norm2, h)))));
   });
 }
