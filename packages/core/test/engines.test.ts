@@ -119,7 +119,7 @@ test('the event loop keeps turning while ONNX Runtime computes', async (t) => {
     name: 'busy',
     module: c,
     forward: <T>(ops: Ops<T>, [x]: readonly T[]) => {
-      let h = x!;
+      let h: T = x!;
       for (let i = 0; i < 30; i++) h = ops.conv2d(c, h);
       return [h];
     },

@@ -1,16 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type WeightView, withWeights, withWeightsAsync } from '@stablesr/core';
+import { type CompiledNetwork, type EngineInfo, TFJS_PARITY_ENV, type WeightView, compileNetwork, withWeightsAsync } from '@stablesr/core';
 import {
   type AutoencoderKL,
   type CfwAutoencoder,
-  cfwDecode,
+  cfwDecodeOps,
   cfwDecodeTiled,
-  cfwEncode,
+  cfwEncodeOps,
   cfwEncodeTiled,
-  decode,
+  decodeOps,
+  decodeTiled,
   disposeAutoencoderKL,
   disposeCfwAutoencoder,
-  encodeMoments,
+  encodeMomentsOps,
   encodeMomentsTiled,
   loadAutoencoderKL,
   loadCfwAutoencoder,
@@ -23,6 +24,8 @@ import { type SRModels } from './srModels.js';
 export type VaeModels = Pick<SRModels, 'scaleFactor' | 'downsampling' | 'latentChannels' | 'encodeFirstStage' | 'decodeFirstStage' | 'cfw'> & {
   /** The networks behind the functions (properties, so that their weights can be moved to the host). */
   readonly modules: { vae: AutoencoderKL; cfw?: CfwAutoencoder };
+  /** The engine sessions behind the untiled calls (for load timings). */
+  readonly networks: () => readonly CompiledNetwork[];
   dispose(): void;
 };
 
@@ -30,9 +33,11 @@ export interface VaeModelOptions {
   scaleFactor: number;
   /**
    * Images (pixels) / latents above this side are encoded / decoded tile by tile (results equal up to
-   * rounding), bounding backend memory; `undefined` = never tile.
+   * rounding), bounding backend memory; `undefined` = never tile. Tiled passes run on the tfjs engine.
    */
   vaeTileSize?: number;
+  /** Engine of the untiled passes (default: tfjs on the active backend). */
+  engine?: EngineInfo;
 }
 
 /**
@@ -57,32 +62,69 @@ export function loadVaeModels(firstStageConfig: unknown, stableView: WeightView,
     tf.dispose([r.moments, r.logvar, r.latent]);
     return { mean: r.mean, std: r.std };
   };
+  const engine = opts.engine ?? TFJS_PARITY_ENV.engine;
+  // Each untiled call runs a compiled network (on tfjs it uploads the weights kept on the host for the call).
+  const networks: CompiledNetwork[] = [];
+  const compile = (name: string, module: object, forward: <T>(ops: import('@stablesr/core').Ops<T>, inputs: readonly T[]) => readonly T[]): CompiledNetwork => {
+    const net = compileNetwork({ name, module, uploadWhole: true, forward }, engine);
+    networks.push(net);
+    return net;
+  };
+  const encoder = compile('VAE encoder', vae, (ops, [image]) => [encodeMomentsOps(ops, vae, image!)]);
+  const decoder = compile('VAE decoder', vae, (ops, [z]) => [decodeOps(ops, vae, z!)]);
+  const cfwEncoder = cfw && compile('CFW encoder', cfw, (ops, [image]) => { const r = cfwEncodeOps(ops, cfw!, image!); return [r.moments, ...r.encFeatures]; });
+  // The fusion weight is part of the graph: one network per value in use.
+  const cfwDecoders = new Map<number, CompiledNetwork>();
+  const cfwDecoder = (w: number): CompiledNetwork => {
+    let net = cfwDecoders.get(w);
+    if (!net) cfwDecoders.set(w, (net = compile(`CFW decoder (w=${w})`, cfw!, (ops, [z, ...enc]) => [cfwDecodeOps(ops, cfw!, z!, enc, w)])));
+    return net;
+  };
+  const one = async (p: Promise<tf.Tensor[]>): Promise<tf.Tensor4D> => (await p)[0] as tf.Tensor4D;
   return {
     scaleFactor: opts.scaleFactor,
     downsampling: vae.downsamplingFactor,
     latentChannels: fsCfg.embed_dim,
-    // Each call uploads the network's weights when they are kept on the host (withWeights), and frees them after.
-    encodeFirstStage: (image) =>
-      withWeightsAsync(vae, async () => {
-        if (!tileImage(image)) return toPosterior(encodeMoments(vae, image));
+    encodeFirstStage: async (image) => {
+      if (!tileImage(image)) {
+        const moments = await one(encoder.run([image]));
+        try {
+          return toPosterior(moments);
+        } finally {
+          moments.dispose();
+        }
+      }
+      return withWeightsAsync(vae, async () => {
         const { moments, features } = await encodeMomentsTiled(vae, image, { tileSize: opts.vaeTileSize });
         tf.dispose(features);
         return toPosterior(moments);
-      }),
-    decodeFirstStage: (z) => withWeights(vae, () => decode(vae, z)),
+      });
+    },
+    decodeFirstStage: (z) => (tileLatent(z) ? withWeightsAsync(vae, () => decodeTiled(vae, z, { tileSize: latentTile })) : one(decoder.run([z]))),
     cfw: cfw
       ? {
-          encode: (image) =>
-            withWeightsAsync(cfw!, async () => {
-              const r = tileImage(image) ? await cfwEncodeTiled(cfw!, image, { tileSize: opts.vaeTileSize }) : cfwEncode(cfw!, image);
+          encode: async (image) => {
+            if (!tileImage(image)) {
+              const [moments, ...encFea] = (await cfwEncoder!.run([image])) as tf.Tensor4D[];
+              try {
+                return { posterior: toPosterior(moments!), encFea };
+              } finally {
+                moments!.dispose();
+              }
+            }
+            return withWeightsAsync(cfw!, async () => {
+              const r = await cfwEncodeTiled(cfw!, image, { tileSize: opts.vaeTileSize });
               tf.dispose([r.posterior.moments, r.posterior.logvar, r.posterior.latent]);
               return { posterior: { mean: r.posterior.mean, std: r.posterior.std }, encFea: r.encFeatures };
-            }),
-          decode: (z, encFea, w) => withWeightsAsync(cfw!, async () => (tileLatent(z) ? cfwDecodeTiled(cfw!, z, encFea, w, { tileSize: latentTile }) : cfwDecode(cfw!, z, encFea, w))),
+            });
+          },
+          decode: (z, encFea, w) => (tileLatent(z) ? withWeightsAsync(cfw!, () => cfwDecodeTiled(cfw!, z, encFea, w, { tileSize: latentTile })) : one(cfwDecoder(w).run([z, ...encFea]))),
         }
       : undefined,
+    networks: () => networks,
     modules: cfw ? { vae, cfw } : { vae },
     dispose: () => {
+      for (const n of networks.splice(0)) void n.dispose();
       disposeAutoencoderKL(vae);
       if (cfw) disposeCfwAutoencoder(cfw);
     },
