@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type ParityKind, nhwcToNchw } from '@stablesr/core';
-import { cfwDecode, cfwEncode, disposeCfwAutoencoder, disposeCfwEncodeResult, loadCfwAutoencoder } from '../cfw/autoencoderKLResi.js';
+import { type ParityKind, nhwcToNchw, runNetworkOnce } from '@stablesr/core';
+import { cfwDecodeOps, cfwEncodeOps, disposeCfwAutoencoder, loadCfwAutoencoder } from '../cfw/autoencoderKLResi.js';
 import { autoencoderConfigOf, configEntry, listedOutputs, scaleFactorOf } from './fixtureConfig.js';
 
 /** The manifest output holding `decoded[w=<w>]` for a given w (names are written from `config.ws`). */
@@ -13,22 +13,28 @@ function decodedOutputName(outputs: Record<string, unknown>, w: number): string 
 
 /** `cfw.decode`: CFW posterior, encoder features, and the decoder for each fidelity weight in `config.ws`. */
 export const cfwDecodeKind: ParityKind = {
-  async run(fx) {
+  async run(fx, env) {
     const cfw = loadCfwAutoencoder(autoencoderConfigOf(fx, ['cfw', 'first_stage_config']), fx.weights(0), { scaleFactor: scaleFactorOf(fx) });
     const image = fx.inputNhwc('image') as tf.Tensor4D;
     const z = fx.inputNhwc('z') as tf.Tensor4D;
     const ws = configEntry(fx, 'ws');
     if (!Array.isArray(ws) || !ws.every((w) => typeof w === 'number')) throw new Error(`${fx.dir}/manifest.json: config.ws must be a list of numbers`);
     try {
-      const enc = cfwEncode(cfw, image);
-      const outs: Record<string, tf.Tensor> = { moments: nhwcToNchw(enc.posterior.moments) };
-      enc.encFeatures.forEach((f, k) => (outs[`enc_fea.${k}`] = nhwcToNchw(f)));
+      const [moments, ...encFeatures] = (await runNetworkOnce(
+        { name: 'CFW encoder', module: cfw, uploadWhole: true, forward: (ops, [x]) => { const r = cfwEncodeOps(ops, cfw, x!); return [r.moments, ...r.encFeatures]; } },
+        env.engine,
+        [image],
+      )) as tf.Tensor4D[];
+      const outs: Record<string, tf.Tensor> = { moments: nhwcToNchw(moments!) };
+      encFeatures.forEach((f, k) => (outs[`enc_fea.${k}`] = nhwcToNchw(f)));
       for (const w of ws as number[]) {
         const name = decodedOutputName(fx.manifest.outputs, w);
         if (!name) throw new Error(`${fx.dir}/manifest.json: no output decoded[w=${w}] for config.ws entry ${w}`);
-        outs[name] = tf.tidy(() => nhwcToNchw(cfwDecode(cfw, z, enc.encFeatures, w)));
+        const [decoded] = await runNetworkOnce({ name: `CFW decoder (w=${w})`, module: cfw, uploadWhole: true, forward: (ops, [x, ...enc]) => [cfwDecodeOps(ops, cfw, x!, enc, w)] }, env.engine, [z, ...encFeatures]);
+        outs[name] = tf.tidy(() => nhwcToNchw(decoded as tf.Tensor4D));
+        decoded!.dispose();
       }
-      disposeCfwEncodeResult(enc);
+      tf.dispose([moments!, ...encFeatures]);
       return listedOutputs(fx, outs, (t) => t.dispose());
     } finally {
       image.dispose();

@@ -1,15 +1,16 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { type ParityKind, nhwcToNchw } from '@stablesr/core';
-import { disposeAutoencoderKL, disposeEncodeResult, encode, loadAutoencoderKL } from '../autoencoderKL.js';
+import { type ParityKind, nhwcToNchw, runNetworkOnce } from '@stablesr/core';
+import { disposeAutoencoderKL, disposeEncodeResult, encodeMomentsOps, loadAutoencoderKL, posteriorFromMoments } from '../autoencoderKL.js';
 import { autoencoderConfigOf, listedOutputs, scaleFactorOf } from './fixtureConfig.js';
 
 /** `vae.encode`: moments, posterior and scaled latent with the recorded posterior noise. */
 export const vaeEncodeKind: ParityKind = {
-  async run(fx) {
+  async run(fx, env) {
     const vae = loadAutoencoderKL(autoencoderConfigOf(fx, ['first_stage_config']), fx.weights(0), { scaleFactor: scaleFactorOf(fx) });
     const x = fx.inputNhwc('x') as tf.Tensor4D;
     try {
-      const r = encode(vae, x, { noise: fx.noise() });
+      const [moments] = await runNetworkOnce({ name: 'VAE encoder', module: vae, uploadWhole: true, forward: (ops, [image]) => [encodeMomentsOps(ops, vae, image!)] }, env.engine, [x]);
+      const r = posteriorFromMoments(moments as tf.Tensor4D, vae.scaleFactor, fx.noise());
       const outs = { moments: nhwcToNchw(r.moments), mean: nhwcToNchw(r.mean), logvar: nhwcToNchw(r.logvar), std: nhwcToNchw(r.std), latent: nhwcToNchw(r.latent) };
       disposeEncodeResult(r);
       return listedOutputs(fx, outs, (t) => t.dispose());
