@@ -1,6 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type Conv2d, type GroupNorm, type WeightView, conv2d, groupNorm, loadConv2d, loadGroupNorm } from '@stablesr/core';
-import { GROUP_NORM32_EPS, type ResBlockModulation, type UNetExtension } from '@stablesr/unet';
+import type * as tf from '@tensorflow/tfjs-core';
+import { type Conv2d, type GroupNorm, type Ops, type WeightView, loadConv2d, loadGroupNorm, tfjsOps } from '@stablesr/core';
+import { GROUP_NORM32_EPS, type ResBlockCond, type ResBlockModulation, type UNetExtension } from '@stablesr/unet';
 import { type StructCond } from './srModels.js';
 
 /** The hidden width of SPADE's shared MLP ("Yes, hardcoded" in the reference). */
@@ -34,31 +34,37 @@ export function loadSpade(view: WeightView, normNc: number, labelNc: number): Sp
 }
 
 /**
- * `SPADE.forward(h, struct_cond)` on NHWC `h`: the structure feature is looked up by the feature **width**
- * (`str(h.size(-1))` in the reference — non-square latents rely on it). A feature of another spatial size
- * is nearest-resized to `h` first (the `F.interpolate(segmap, size=x.size()[2:], mode='nearest')` of the
- * original SPADE; a no-op for the StableSR encoder, whose features always match).
+ * `SPADE.forward(h, struct_cond)` on a map `h` [B, H, W, C], on any engine: the structure feature is looked up by
+ * the feature **width** (`str(h.size(-1))` in the reference — non-square latents rely on it). A feature of another
+ * spatial size is nearest-resized to `h` first (the `F.interpolate(segmap, size=x.size()[2:], mode='nearest')` of
+ * the original SPADE; a no-op for the StableSR encoder, whose features always match).
  */
-export function spadeForward(s: Spade, h: tf.Tensor4D, cond: StructCond): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [b, hh, w, c] = h.shape;
-    const seg = cond.get(w);
-    if (!seg) {
-      throw new Error(`SPADE: struct_cond has no feature of width ${w} (widths present: ${[...cond.keys()].join(', ') || 'none'})`);
-    }
-    if (seg.shape[3] !== s.labelNc) throw new Error(`SPADE: struct_cond feature of width ${w} has ${seg.shape[3]} channels, the model expects semb_channels ${s.labelNc}`);
-    if (seg.shape[0] !== b) throw new Error(`SPADE: struct_cond batch ${seg.shape[0]} ≠ feature batch ${b}`);
-    if (c !== s.normNc) throw new Error(`SPADE: feature has ${c} channels, the layer expects ${s.normNc}`);
-    const segmap = seg.shape[1] === hh && seg.shape[2] === w ? seg : tf.image.resizeNearestNeighbor(seg, [hh, w]);
-    const actv = tf.relu(conv2d(s.mlp_shared[0], segmap));
-    const gamma = conv2d(s.mlp_gamma, actv);
-    const beta = conv2d(s.mlp_beta, actv);
-    return tf.add(tf.mul(groupNorm(s.param_free_norm, h), tf.add(gamma, 1)), beta) as tf.Tensor4D;
+export function spadeForwardOps<T>(ops: Ops<T>, s: Spade, h: T, cond: ResBlockCond<T>): T {
+  const [b, hh, w, c] = ops.shape(h) as [number, number, number, number];
+  const seg = cond.get(w);
+  if (seg === undefined) {
+    throw new Error(`SPADE: struct_cond has no feature of width ${w} (widths present: ${[...cond.keys()].join(', ') || 'none'})`);
+  }
+  const [sb, sh, sw, sc] = ops.shape(seg);
+  if (sc !== s.labelNc) throw new Error(`SPADE: struct_cond feature of width ${w} has ${sc} channels, the model expects semb_channels ${s.labelNc}`);
+  if (sb !== b) throw new Error(`SPADE: struct_cond batch ${sb} ≠ feature batch ${b}`);
+  if (c !== s.normNc) throw new Error(`SPADE: feature has ${c} channels, the layer expects ${s.normNc}`);
+  return ops.scope(() => {
+    const segmap = sh === hh && sw === w ? seg : ops.resizeNearest(seg, hh, w);
+    const actv = ops.relu(ops.conv2d(s.mlp_shared[0], segmap));
+    const gamma = ops.conv2d(s.mlp_gamma, actv);
+    const beta = ops.conv2d(s.mlp_beta, actv);
+    return ops.add(ops.mul(ops.groupNorm(s.param_free_norm, h), ops.addScalar(gamma, 1)), beta);
   });
 }
 
+/** {@link spadeForwardOps} on TensorFlow.js (NHWC tensors). */
+export function spadeForward(s: Spade, h: tf.Tensor4D, cond: StructCond): tf.Tensor4D {
+  return spadeForwardOps(tfjsOps, s, h, cond) as tf.Tensor4D;
+}
+
 /** The SPADE modulation of one `ResBlockDual` (keys `<resblock>.spade.*`). */
-export interface SpadeModulation extends ResBlockModulation<StructCond> {
+export interface SpadeModulation extends ResBlockModulation {
   readonly spade: Spade;
 }
 
@@ -66,12 +72,12 @@ export interface SpadeModulation extends ResBlockModulation<StructCond> {
  * The U-Net extension that turns every ResBlock into StableSR's `ResBlockDual`: SPADE on the residual
  * branch after its last conv, conditioned on the struct_cond features (`semb_channels` wide).
  */
-export function spadeExtension(sembChannels: number): UNetExtension<StructCond> {
+export function spadeExtension(sembChannels: number): UNetExtension {
   return {
     name: 'SPADE',
     loadModulation(view, block): SpadeModulation {
       const spade = loadSpade(view.scope('spade.'), block.outChannels, sembChannels);
-      return { spade, apply: (h, cond) => spadeForward(spade, h, cond) };
+      return { spade, apply: (ops, h, cond) => spadeForwardOps(ops, spade, h, cond) };
     },
   };
 }

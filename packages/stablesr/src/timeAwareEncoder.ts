@@ -1,20 +1,21 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type WeightView, buildModule, conv2d, disposeModule, loadConv2d } from '@stablesr/core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { type Ops, type WeightView, buildModule, disposeModule, loadConv2d, tfjsOps } from '@stablesr/core';
 import {
   type AttentionBlock,
   type Downsample,
   type InputConv,
   type ResBlock,
   type TimeEmbed,
-  attentionBlockForward,
-  downsampleForward,
+  type UNetLayerEnv,
   loadAttentionBlock,
   loadDownsample,
   loadResBlock,
   loadTimeEmbed,
-  resBlockForward,
+  resBlockForwardOps,
+  sequentialForwardOps,
   stableSROutNormGroups,
-  timeEmbedForward,
+  timeEmbedForwardOps,
+  timestepEmbedding,
 } from '@stablesr/unet';
 import { type StructCond } from './srModels.js';
 
@@ -121,67 +122,75 @@ function buildEncoder(config: EncoderUNetModelWTConfig, view: WeightView): TimeA
   return enc;
 }
 
-function layerForward(layer: EncoderLayer, h: tf.Tensor4D, emb: tf.Tensor2D): tf.Tensor4D {
-  switch (layer.kind) {
-    case 'Conv':
-      return conv2d(layer, h);
-    case 'ResBlock':
-      return resBlockForward(layer, h, emb);
-    case 'AttentionBlock':
-      return attentionBlockForward(layer, h);
-    case 'Downsample':
-      return downsampleForward(layer, h);
-  }
-}
-
-function sequentialForward(layers: readonly EncoderLayer[], h: tf.Tensor4D, emb: tf.Tensor2D): tf.Tensor4D {
-  let cur = h;
-  for (const layer of layers) {
-    const next = layerForward(layer, cur, emb);
-    if (cur !== h) cur.dispose();
-    cur = next;
-  }
-  return cur;
-}
-
 /**
- * `EncoderUNetModelWT.forward(x, timesteps)` on NHWC `x` (the scaled LR latent): the input of every block that
- * changes the spatial width (the Downsample blocks) and the middle-block output, each through its `fea_tran[i]`,
- * keyed by feature **width**. The caller owns (and disposes) the returned tensors.
+ * `EncoderUNetModelWT.forward(x, timesteps)` on any engine: `x` [B, H, W, in_channels] (the scaled LR latent),
+ * `tEmb` the host-computed sinusoidal embedding [B, model_channels] ({@link timestepEmbedding}). The input of every
+ * block that changes the spatial width (the Downsample blocks) and the middle-block output, each through its
+ * `fea_tran[i]`, keyed by feature **width** (`ops.shape(f)[2]`). The caller owns (and releases) the returned values.
+ *
+ * Each layer runs in its own {@link Ops.scope} naming it (host-held weights are uploaded one layer at a time unless
+ * the caller already holds the whole encoder's); intermediates are released as soon as they are consumed.
  */
-export function timeAwareEncoderForward(enc: TimeAwareEncoder, x: tf.Tensor4D, timesteps: ArrayLike<number>): StructCond {
-  const [b, , , c] = x.shape;
+export function timeAwareEncoderForwardOps<T>(ops: Ops<T>, enc: TimeAwareEncoder, x: T, tEmb: T): ReadonlyMap<number, T> {
+  const [b, , xw, c] = ops.shape(x) as [number, number, number, number];
   if (c !== enc.config.in_channels) throw new Error(`time-aware encoder: input has ${c} channels, the model expects in_channels ${enc.config.in_channels}`);
-  if (timesteps.length !== b && timesteps.length !== 1) throw new Error(`time-aware encoder: ${timesteps.length} timesteps for a batch of ${b}`);
-  const ts = timesteps.length === b ? timesteps : Array.from({ length: b }, () => timesteps[0]!);
-  const emb = timeEmbedForward(enc.time_embed, ts);
-  const features: tf.Tensor4D[] = [];
+  const te = ops.shape(tEmb);
+  const mc = enc.time_embed.modelChannels;
+  if (te.length !== 2 || te[0] !== b || te[1] !== mc) {
+    throw new Error(`time-aware encoder: the timestep embedding has shape [${te.join(', ')}], the model needs [${b}, ${mc}] (batch × model_channels)`);
+  }
+  const width = (v: T): number => ops.shape(v)[2]!;
+  const emb = ops.scope(() => timeEmbedForwardOps(ops, enc.time_embed, tEmb), enc.time_embed);
+  const env: UNetLayerEnv<T> = { emb };
+  const features: T[] = [];
+  const out = new Map<number, T>();
   let h = x;
   try {
     for (const blk of enc.input_blocks) {
-      const next = sequentialForward(blk, h, emb);
-      if (next.shape[2] !== h.shape[2]) features.push(h);
-      else if (h !== x) h.dispose();
+      const next = sequentialForwardOps(ops, blk, h, env);
+      if (width(next) !== width(h)) features.push(h);
+      else if (h !== x) ops.release(h);
       h = next;
     }
-    const mid = sequentialForward(enc.middle_block, h, emb);
-    if (h !== x && !features.includes(h)) h.dispose();
+    const mid = sequentialForwardOps(ops, enc.middle_block, h, env);
+    if (h !== x && !features.includes(h)) ops.release(h);
     h = x;
     features.push(mid);
     if (features.length !== enc.fea_tran.length) {
-      throw new Error(`time-aware encoder: ${features.length} resolution changes for ${enc.fea_tran.length} fea_tran blocks (input width ${x.shape[2]} too small for ${enc.fea_tran.length - 1} downsamplings?)`);
+      throw new Error(`time-aware encoder: ${features.length} resolution changes for ${enc.fea_tran.length} fea_tran blocks (input width ${xw} too small for ${enc.fea_tran.length - 1} downsamplings?)`);
     }
-    const out = new Map<number, tf.Tensor4D>();
     features.forEach((f, i) => {
-      const w = f.shape[2];
-      out.get(w)?.dispose(); // a repeated width overwrites, as the reference dict does
-      out.set(w, resBlockForward(enc.fea_tran[i]!, f, emb));
+      const block = enc.fea_tran[i]!;
+      const w = width(f);
+      const y = ops.scope(() => resBlockForwardOps(ops, block, f, emb), block);
+      const prev = out.get(w);
+      if (prev !== undefined) ops.release(prev); // a repeated width overwrites (in place), as the reference dict does
+      out.set(w, y);
     });
     return out;
+  } catch (e) {
+    for (const v of out.values()) ops.release(v);
+    throw e;
   } finally {
-    for (const f of features) if (f !== x) f.dispose();
-    if (h !== x && !features.includes(h)) h.dispose();
-    emb.dispose();
+    for (const f of features) if (f !== x) ops.release(f);
+    if (h !== x && !features.includes(h)) ops.release(h);
+    ops.release(emb);
+  }
+}
+
+/**
+ * {@link timeAwareEncoderForwardOps} on TensorFlow.js: NHWC `x`, one timestep per batch row (a single value is used
+ * for every row). The caller owns (and disposes) the returned tensors.
+ */
+export function timeAwareEncoderForward(enc: TimeAwareEncoder, x: tf.Tensor4D, timesteps: ArrayLike<number>): StructCond {
+  const b = x.shape[0];
+  if (timesteps.length !== b && timesteps.length !== 1) throw new Error(`time-aware encoder: ${timesteps.length} timesteps for a batch of ${b}`);
+  const ts = timesteps.length === b ? timesteps : Array.from({ length: b }, () => timesteps[0]!);
+  const tEmb = timestepEmbedding(ts, enc.time_embed.modelChannels);
+  try {
+    return timeAwareEncoderForwardOps(tfjsOps, enc, x, tEmb) as StructCond;
+  } finally {
+    tEmb.dispose();
   }
 }
 

@@ -1,11 +1,11 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { WeightFileError, type WeightView } from '@stablesr/core';
-import { type UNet, type UNetConfig, type UNetForwardOptions, loadUNet, unetForward } from '@stablesr/unet';
+import { type Ops, WeightFileError, type WeightView } from '@stablesr/core';
+import { type UNet, type UNetConfig, type UNetForwardOptions, loadUNet, unetForward, unetForwardOps } from '@stablesr/unet';
 import { spadeExtension, SPADE_HIDDEN } from './spade.js';
 import { type StructCond } from './srModels.js';
 
 /** StableSR's `UNetModelDualcondV2`: the SD-2.x U-Net whose every ResBlock ends with SPADE. */
-export type StableSRUNet = UNet<StructCond>;
+export type StableSRUNet = UNet;
 
 /** `UNetModelDualcondV2` constructor parameters: the `UNetModel` ones plus `semb_channels`. */
 export type UNetModelDualcondV2Config = UNetConfig & { semb_channels?: number | null };
@@ -34,8 +34,25 @@ export function loadStableSRUNet(config: UNetModelDualcondV2Config, view: Weight
 }
 
 /**
- * `UNetModelDualcondV2.forward(x, timesteps, context, struct_cond)` on NHWC `x`; returns the raw model output
- * (ε or v), NHWC. `structCond` maps feature width → [B, h, w, semb_channels] (the time-aware encoder's output).
+ * `UNetModelDualcondV2.forward(x, timesteps, context, struct_cond)` on any engine ({@link unetForwardOps}): `x`
+ * [B, H, W, in_channels], `tEmb` the host-computed sinusoidal embedding [B, model_channels], `structCond` feature
+ * width → [B, h, w, semb_channels] (the time-aware encoder's output). Returns the raw model output (ε or v).
+ */
+export function stableSRUNetForwardOps<T>(
+  ops: Ops<T>,
+  unet: StableSRUNet,
+  x: T,
+  tEmb: T,
+  context: T,
+  structCond: ReadonlyMap<number, T>,
+  opts?: UNetForwardOptions,
+): T {
+  return unetForwardOps(ops, unet, x, tEmb, context, structCond, opts);
+}
+
+/**
+ * `UNetModelDualcondV2.forward(x, timesteps, context, struct_cond)` on NHWC `x` (TensorFlow.js); returns the raw
+ * model output (ε or v), NHWC. `structCond` maps feature width → [B, h, w, semb_channels].
  */
 export function stableSRUNetForward(
   unet: StableSRUNet,

@@ -1,7 +1,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { Fixture, fixturesRoot, nhwcToNchw } from '@stablesr/core';
-import { loadUNet, pickConfig, resBlockForward, loadResBlock, stableSROutNormGroups, type UNetConfig } from '@stablesr/unet';
+import { Fixture, fixturesRoot, nhwcToNchw, resolveEngine, runNetworkOnce, tfjsOps, type Ops } from '@stablesr/core';
+import { loadUNet, pickConfig, resBlockForward, loadResBlock, stableSROutNormGroups, timestepEmbedding, type UNetConfig } from '@stablesr/unet';
 import { encodeSafetensors, openWeights } from '@stablesr/core';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,9 @@ import {
   loadTimeAwareEncoder,
   spadeForward,
   stableSRUNetForward,
+  stableSRUNetForwardOps,
   timeAwareEncoderForward,
+  timeAwareEncoderForwardOps,
 } from '../src/index.js';
 import { disposeUNet } from '@stablesr/unet';
 import { disposeStructCond } from '../src/srModels.js';
@@ -60,6 +62,77 @@ if (root) {
       disposeUNet(unet);
       disposeTimeAwareEncoder(enc);
     } finally {
+      fx.close();
+      efx.close();
+    }
+  });
+
+  test.serial('generic encoder → SPADE U-Net: tfjsOps leaks nothing across two calls; the same forwards recorded as ONNX graphs reproduce struct_cond and eps', async (t) => {
+    const fx = new Fixture(unetDir);
+    const efx = new Fixture(encDir);
+    const unet = loadStableSRUNet(pickConfig<UNetModelDualcondV2Config>(fx.config, 'unet_config'), fx.weights(0));
+    const enc = loadTimeAwareEncoder(pickConfig<EncoderUNetModelWTConfig>(efx.config, 'structcond_stage_config'), efx.weights(0));
+    const x = fx.inputNhwc('x') as tf.Tensor4D;
+    const lr = fx.inputNhwc('lr_latent') as tf.Tensor4D;
+    const ctx = fx.input('context') as tf.Tensor3D;
+    const uEmb = timestepEmbedding(ts(fx), unet.time_embed.modelChannels);
+    const eEmb = timestepEmbedding(ts(fx), enc.time_embed.modelChannels);
+    const ex = efx.inputNhwc('x') as tf.Tensor4D;
+    const exEmb = timestepEmbedding(ts(efx), enc.time_embed.modelChannels);
+    const expected = fx.expected('eps');
+    try {
+      // tfjsOps: no leak, same numbers as the tf wrappers.
+      const want = (() => {
+        const sc = timeAwareEncoderForward(enc, lr, ts(fx));
+        const y = stableSRUNetForward(unet, x, ts(fx), ctx, sc);
+        disposeStructCond(sc);
+        return y;
+      })();
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 2; i++) {
+        const sc = timeAwareEncoderForwardOps(tfjsOps, enc, lr, eEmb);
+        const y = stableSRUNetForwardOps(tfjsOps, unet, x, uEmb, ctx, sc);
+        for (const v of sc.values()) v.dispose();
+        t.is(tf.tidy(() => tf.max(tf.abs(tf.sub(y, want))).dataSync()[0]), 0);
+        y.dispose();
+        t.is(tf.memory().numTensors, before, `call ${i + 1}`);
+      }
+      want.dispose();
+
+      const ort = await resolveEngine({ engine: 'onnxruntime', threads: 1 });
+      // The encoder alone, against its fixture.
+      const encForward = <T>(ops: Ops<T>, [xi, te]: readonly T[]): T[] => [...timeAwareEncoderForwardOps(ops, enc, xi!, te!).values()];
+      const feats = await runNetworkOnce({ name: 'time-aware encoder', module: enc, forward: encForward }, ort, [ex, exEmb]);
+      t.is(feats.length, Object.keys(efx.manifest.outputs).length);
+      for (const f of feats) {
+        const name = `struct_cond.${f.shape[2]}`;
+        const e = efx.expected(name);
+        const nchw = nhwcToNchw(f as tf.Tensor4D);
+        const err = tf.max(tf.abs(tf.sub(nchw, e))).dataSync()[0]!;
+        t.log(`onnxruntime ${name}: max error ${err.toExponential(3)}`);
+        t.true(err < efx.manifest.outputs[name]!.atol, `${name}: max error ${err}`);
+        tf.dispose([e, nchw]);
+      }
+      tf.dispose(feats);
+      // Encoder → U-Net as one graph from lr_latent.
+      const chain = <T>(ops: Ops<T>, [xi, lri, c, te, ete]: readonly T[]): T[] => {
+        const sc = timeAwareEncoderForwardOps(ops, enc, lri!, ete!);
+        try {
+          return [stableSRUNetForwardOps(ops, unet, xi!, te!, c!, sc)];
+        } finally {
+          for (const v of sc.values()) ops.release(v);
+        }
+      };
+      const [y] = await runNetworkOnce({ name: 'StableSR encoder + U-Net', module: { unet, enc }, forward: chain }, ort, [x, lr, ctx, uEmb, eEmb]);
+      const nchw = nhwcToNchw(y! as tf.Tensor4D);
+      const err = tf.max(tf.abs(tf.sub(nchw, expected))).dataSync()[0]!;
+      t.log(`onnxruntime eps: max error ${err.toExponential(3)}`);
+      t.true(err < fx.manifest.outputs.eps!.atol, `max error ${err} vs allowed ${fx.manifest.outputs.eps!.atol}`);
+      tf.dispose([y!, nchw]);
+    } finally {
+      tf.dispose([x, lr, ctx, uEmb, eEmb, ex, exEmb, expected]);
+      disposeUNet(unet);
+      disposeTimeAwareEncoder(enc);
       fx.close();
       efx.close();
     }

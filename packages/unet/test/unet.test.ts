@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { buildOnHost, encodeSafetensors, fixturesRoot, Fixture, hasHostWeights, nhwcToNchw, openWeights } from '@stablesr/core';
+import { buildOnHost, encodeSafetensors, fixturesRoot, Fixture, hasHostWeights, nhwcToNchw, openWeights, resolveEngine, runNetworkOnce, tfjsOps, type Ops } from '@stablesr/core';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,7 @@ import {
   pickConfig,
   timestepEmbedding,
   unetForward,
+  unetForwardOps,
   type UNet,
   type UNetConfig,
 } from '../src/index.js';
@@ -74,6 +75,48 @@ if (unetDir) {
     });
   });
 
+  test.serial('generic U-Net forward on tfjsOps: same output as unetForward, no tensor leak across two calls', (t) => {
+    withUNetFixture(({ unet, x, ctx, ts }) => {
+      const want = unetForward(unet, x, ts, ctx);
+      const tEmb = timestepEmbedding(ts, unet.time_embed.modelChannels);
+      const before = tf.memory().numTensors;
+      const run = (): Float32Array => {
+        const y = unetForwardOps(tfjsOps, unet, x, tEmb, ctx);
+        const d = y.dataSync() as Float32Array;
+        y.dispose();
+        return d;
+      };
+      const first = run();
+      const second = run();
+      t.is(tf.memory().numTensors, before);
+      t.deepEqual(Array.from(first), Array.from(want.dataSync()));
+      t.deepEqual(Array.from(second), Array.from(first));
+      tf.dispose([want, tEmb]);
+    });
+  });
+
+  test.serial('generic U-Net forward recorded as one ONNX graph (onnxruntime) reproduces eps', async (t) => {
+    const fx = new Fixture(unetDir);
+    const unet = loadUNet(pickConfig<UNetConfig>(fx.config, 'unet_config'), fx.weights(0));
+    const x = fx.inputNhwc('x') as tf.Tensor4D;
+    const ctx = fx.input('context') as tf.Tensor3D;
+    const tEmb = timestepEmbedding(Array.from(fx.input('t').dataSync()), unet.time_embed.modelChannels);
+    const expected = fx.expected('eps');
+    try {
+      const forward = <T>(ops: Ops<T>, [xi, te, c]: readonly T[]): T[] => [unetForwardOps(ops, unet, xi!, te!, c)];
+      const [y] = await runNetworkOnce({ name: 'U-Net', module: unet, forward }, await resolveEngine({ engine: 'onnxruntime', threads: 1 }), [x, tEmb, ctx]);
+      const nchw = nhwcToNchw(y! as tf.Tensor4D);
+      const err = tf.max(tf.abs(tf.sub(nchw, expected))).dataSync()[0]!;
+      t.log(`onnxruntime eps: max error ${err.toExponential(3)}`);
+      t.true(err < fx.manifest.outputs.eps!.atol, `max error ${err}`);
+      tf.dispose([y!, nchw]);
+    } finally {
+      tf.dispose([x, ctx, tEmb, expected]);
+      disposeUNet(unet);
+      fx.close();
+    }
+  });
+
   test.serial('U-Net with its weights on the host (built on cpu, uploaded per layer) gives the same output and leaks nothing', async (t) => {
     const fx = new Fixture(unetDir);
     const cfg = pickConfig<UNetConfig>(fx.config, 'unet_config');
@@ -117,10 +160,10 @@ if (unetDir) {
     });
   });
 
-  test.serial('U-Net: chunked attention / feed-forward (small memory budget) gives the same output', (t) => {
+  test.serial('U-Net: chunked attention (small memory budget) gives the same output', (t) => {
     withUNetFixture(({ fx, unet, x, ctx, ts }) => {
       const whole = unetForward(unet, x, ts, ctx);
-      // 256 tokens × 256 keys × 4 bytes: a 4 KiB budget forces 4-row attention chunks (and 4-token feed-forward chunks).
+      // 256 tokens × 256 keys × 4 bytes: a 4 KiB budget forces 4-row attention chunks.
       const chunked = unetForward(unet, x, ts, ctx, undefined, { attention: { scoreBudgetBytes: 4096 } });
       const diff = tf.max(tf.abs(tf.sub(whole, chunked))).dataSync()[0]!;
       t.true(diff < 1e-5, `max diff ${diff}`);

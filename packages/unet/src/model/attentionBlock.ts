@@ -1,5 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type GroupNorm, type Linear, type WeightView, groupNorm, linear, loadGroupNorm, loadLinear, multiHeadAttention } from '@stablesr/core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { type GroupNorm, type Linear, type Ops, type WeightView, loadGroupNorm, loadLinear, tfjsOps } from '@stablesr/core';
+import { type AttentionBudget, attentionOptions } from './crossAttention.js';
 import { GROUP_NORM32_EPS } from './resBlock.js';
 
 /**
@@ -45,21 +46,20 @@ export function loadAttentionBlock(view: WeightView, channels: number, numHeads 
   };
 }
 
-export function attentionBlockForward(a: AttentionBlock, x: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [b, h, w, c] = x.shape;
-    const t = h * w;
+/** Map x [B, H, W, C] → [B, H, W, C], on any engine. */
+export function attentionBlockForwardOps<T>(ops: Ops<T>, a: AttentionBlock, x: T, budget?: AttentionBudget): T {
+  return ops.scope(() => {
+    const [, h, w, c] = ops.shape(x) as [number, number, number, number];
     const d = c / a.heads;
-    const qkv = linear(a.qkv, tf.reshape(groupNorm(a.norm, x), [b, t, c])); // [B, T, 3C]
-    let q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D;
-    if (a.newOrder) {
-      [q, k, v] = tf.split(qkv, 3, 2) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
-    } else {
-      // [B, T, heads, 3d] → three [B, T, heads, d] → [B, T, heads·d] with heads contiguous.
-      const parts = tf.split(tf.reshape(qkv, [b, t, a.heads, 3 * d]), 3, 3);
-      [q, k, v] = parts.map((p) => tf.reshape(p, [b, t, c])) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
-    }
-    const o = multiHeadAttention(q, k, v, a.heads, { scale: 1 / Math.sqrt(d) });
-    return tf.add(x, tf.reshape(linear(a.proj_out, o), [b, h, w, c])) as tf.Tensor4D;
+    const qkv = ops.linear(a.qkv, ops.toTokens(ops.groupNorm(a.norm, x))); // [B, T, 3C]
+    // New order: [q k v] blocks of C. Legacy: per head [q(d) k(d) v(d)], i.e. [heads, 3, d] → three [B, T, heads·d].
+    const [q, k, v] = (a.newOrder ? ops.split(qkv, 3) : ops.split(qkv, 3, a.heads)) as [T, T, T];
+    const o = ops.attention(q, k, v, attentionOptions(a.heads, 1 / Math.sqrt(d), budget));
+    return ops.add(x, ops.fromTokens(ops.linear(a.proj_out, o), h, w));
   });
+}
+
+/** {@link attentionBlockForwardOps} on TensorFlow.js (NHWC tensors). */
+export function attentionBlockForward(a: AttentionBlock, x: tf.Tensor4D, opts?: AttentionBudget): tf.Tensor4D {
+  return attentionBlockForwardOps(tfjsOps, a, x, opts) as tf.Tensor4D;
 }

@@ -1,7 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type LayerNorm, type MultiHeadAttentionOptions, type WeightView, layerNorm, loadLayerNorm } from '@stablesr/core';
-import { type CrossAttention, crossAttentionForward, loadCrossAttention } from './crossAttention.js';
-import { type FeedForward, feedForwardForward, loadFeedForward } from './feedForward.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import { type LayerNorm, type Ops, type WeightView, loadLayerNorm, tfjsOps } from '@stablesr/core';
+import { type AttentionBudget, type CrossAttention, crossAttentionForwardOps, loadCrossAttention } from './crossAttention.js';
+import { type FeedForward, feedForwardForwardOps, loadFeedForward } from './feedForward.js';
 
 /**
  * `BasicTransformerBlock`: `x += attn1(norm1(x))` (self-attention, or cross-attention on the context when
@@ -29,11 +29,19 @@ export function loadBasicTransformerBlock(view: WeightView, dim: number, heads: 
   };
 }
 
-/** x [B, N, dim], context [B, M, contextDim] (self-attention in attn2 too when absent, as the reference). */
-export function basicTransformerBlockForward(blk: BasicTransformerBlock, x: tf.Tensor3D, context?: tf.Tensor3D, opts?: MultiHeadAttentionOptions): tf.Tensor3D {
-  return tf.tidy(() => {
-    let h = tf.add(crossAttentionForward(blk.attn1, layerNorm(blk.norm1, x) as tf.Tensor3D, blk.disableSelfAttn ? context : undefined, opts), x) as tf.Tensor3D;
-    h = tf.add(crossAttentionForward(blk.attn2, layerNorm(blk.norm2, h) as tf.Tensor3D, context, opts), h);
-    return tf.add(feedForwardForward(blk.ff, layerNorm(blk.norm3, h) as tf.Tensor3D, opts?.scoreBudgetBytes), h) as tf.Tensor3D;
+/**
+ * Tokens x [B, N, dim], context [B, M, contextDim] (self-attention in attn2 too when absent, as the reference), on
+ * any engine.
+ */
+export function basicTransformerBlockForwardOps<T>(ops: Ops<T>, blk: BasicTransformerBlock, x: T, context?: T, budget?: AttentionBudget): T {
+  return ops.scope(() => {
+    let h = ops.add(crossAttentionForwardOps(ops, blk.attn1, ops.layerNorm(blk.norm1, x), blk.disableSelfAttn ? context : undefined, budget), x);
+    h = ops.add(crossAttentionForwardOps(ops, blk.attn2, ops.layerNorm(blk.norm2, h), context, budget), h);
+    return ops.add(feedForwardForwardOps(ops, blk.ff, ops.layerNorm(blk.norm3, h)), h);
   });
+}
+
+/** {@link basicTransformerBlockForwardOps} on TensorFlow.js. */
+export function basicTransformerBlockForward(blk: BasicTransformerBlock, x: tf.Tensor3D, context?: tf.Tensor3D, opts?: AttentionBudget): tf.Tensor3D {
+  return basicTransformerBlockForwardOps(tfjsOps, blk, x, context, opts) as tf.Tensor3D;
 }

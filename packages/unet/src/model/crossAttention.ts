@@ -1,5 +1,13 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type Linear, type MultiHeadAttentionOptions, type WeightView, linear, loadLinear, multiHeadAttention } from '@stablesr/core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { type AttentionOptions, type Linear, type Ops, type WeightView, loadLinear, tfjsOps } from '@stablesr/core';
+
+/** The attention options a U-Net forward passes down to every attention layer (the scale is each layer's own). */
+export type AttentionBudget = Pick<AttentionOptions, 'scoreBudgetBytes'>;
+
+/** The {@link AttentionOptions} of one layer: its heads and scale, plus the caller's budget. */
+export function attentionOptions(heads: number, scale: number, budget?: AttentionBudget): AttentionOptions {
+  return { heads, scale, ...(budget?.scoreBudgetBytes !== undefined ? { scoreBudgetBytes: budget.scoreBudgetBytes } : {}) };
+}
 
 /**
  * `CrossAttention` of ldm/modules/attention.py: `to_q`/`to_k`/`to_v` without bias, heads split the channel
@@ -32,18 +40,23 @@ export function loadCrossAttention(view: WeightView, queryDim: number, contextDi
   };
 }
 
-/** x [B, N, queryDim], context [B, M, contextDim] (default x) → [B, N, queryDim]. */
-export function crossAttentionForward(a: CrossAttention, x: tf.Tensor3D, context?: tf.Tensor3D, opts?: MultiHeadAttentionOptions): tf.Tensor3D {
-  return tf.tidy(() => {
-    const ctx = context ?? x;
-    if (ctx.shape[2] !== a.contextDim) {
-      throw new Error(`cross-attention: context width ${ctx.shape[2]} does not match the model's context_dim ${a.contextDim}`);
-    }
-    if (ctx.shape[0] !== x.shape[0]) throw new Error(`cross-attention: context batch ${ctx.shape[0]} ≠ input batch ${x.shape[0]}`);
-    const q = linear(a.to_q, x) as tf.Tensor3D;
-    const k = linear(a.to_k, ctx) as tf.Tensor3D;
-    const v = linear(a.to_v, ctx) as tf.Tensor3D;
-    const o = multiHeadAttention(q, k, v, a.heads, { ...opts, scale: a.dimHead ** -0.5 });
-    return linear(a.to_out[0], o) as tf.Tensor3D;
+/** Tokens x [B, N, queryDim], context [B, M, contextDim] (default x) → [B, N, queryDim], on any engine. */
+export function crossAttentionForwardOps<T>(ops: Ops<T>, a: CrossAttention, x: T, context?: T, budget?: AttentionBudget): T {
+  const ctx = context ?? x;
+  const [cb, , cw] = ops.shape(ctx);
+  const xb = ops.shape(x)[0];
+  if (cw !== a.contextDim) throw new Error(`cross-attention: context width ${cw} does not match the model's context_dim ${a.contextDim}`);
+  if (cb !== xb) throw new Error(`cross-attention: context batch ${cb} ≠ input batch ${xb}`);
+  return ops.scope(() => {
+    const q = ops.linear(a.to_q, x);
+    const k = ops.linear(a.to_k, ctx);
+    const v = ops.linear(a.to_v, ctx);
+    const o = ops.attention(q, k, v, attentionOptions(a.heads, a.dimHead ** -0.5, budget));
+    return ops.linear(a.to_out[0], o);
   });
+}
+
+/** {@link crossAttentionForwardOps} on TensorFlow.js. */
+export function crossAttentionForward(a: CrossAttention, x: tf.Tensor3D, context?: tf.Tensor3D, opts?: AttentionBudget): tf.Tensor3D {
+  return crossAttentionForwardOps(tfjsOps, a, x, context, opts) as tf.Tensor3D;
 }

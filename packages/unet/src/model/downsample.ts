@@ -1,6 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type Conv2d, type WeightView, conv2d, loadConv2d } from '@stablesr/core';
-import { downsamplePool } from './resample.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import { type Conv2d, type Ops, type WeightView, loadConv2d, tfjsOps } from '@stablesr/core';
 
 /**
  * `Downsample` of openaimodel.py: `op` = 3×3 conv stride 2 padding 1 (`conv_resample`), else 2×2 average
@@ -18,6 +17,11 @@ export function loadDownsample(view: WeightView, channels: number, useConv: bool
   return { kind: 'Downsample', channels, outChannels, op: useConv ? loadConv2d(view, 'op', channels, outChannels, 3, { stride: 2, padding: 1 }) : undefined };
 }
 
+export function downsampleForwardOps<T>(ops: Ops<T>, d: Downsample, x: T): T {
+  return d.op ? ops.conv2d(d.op, x) : ops.avgPool2x(x);
+}
+
+/** {@link downsampleForwardOps} on TensorFlow.js (NHWC tensors). */
 export function downsampleForward(d: Downsample, x: tf.Tensor4D): tf.Tensor4D {
-  return d.op ? conv2d(d.op, x) : downsamplePool(x);
+  return downsampleForwardOps(tfjsOps, d, x) as tf.Tensor4D;
 }

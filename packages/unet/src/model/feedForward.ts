@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_SCORE_BUDGET_BYTES, type Linear, type WeightView, gelu, linear, loadLinear } from '@stablesr/core';
+import { DEFAULT_SCORE_BUDGET_BYTES, type Linear, type Ops, type WeightView, loadLinear, tfjsOps } from '@stablesr/core';
 
 /**
  * `FeedForward(dim, glu=True)` of ldm/modules/attention.py: `net.0` = GEGLU (`proj` Linear(dim → 2·inner),
@@ -16,27 +16,41 @@ export function loadFeedForward(view: WeightView, dim: number, mult = 4): FeedFo
   return { dim, inner, net: { 0: { proj: loadLinear(view, 'net.0.proj', dim, 2 * inner) }, 2: loadLinear(view, 'net.2', inner, dim) } };
 }
 
-function geglu(f: FeedForward, x: tf.Tensor): tf.Tensor {
-  return tf.tidy(() => {
-    const [a, g] = tf.split(linear(f.net[0].proj, x), 2, -1);
-    return linear(f.net[2], tf.mul(a!, gelu(g!)));
+/**
+ * Tokens x [B, N, dim] → [B, N, dim] on any engine, all tokens at once. Each hidden activation is released as soon
+ * as it is consumed, so the peak is the [B·N, 2·inner] projection plus its two halves and GELU's temporaries
+ * (the op interface has no token slicing, so the row chunking of {@link feedForwardForward} is not expressible here).
+ */
+export function feedForwardForwardOps<T>(ops: Ops<T>, f: FeedForward, x: T): T {
+  return ops.scope(() => {
+    const proj = ops.linear(f.net[0].proj, x);
+    const [a, g] = ops.split(proj, 2) as [T, T];
+    ops.release(proj);
+    const ge = ops.gelu(g);
+    ops.release(g);
+    const p = ops.mul(a, ge);
+    ops.release(a);
+    ops.release(ge);
+    const out = ops.linear(f.net[2], p);
+    ops.release(p);
+    return out;
   });
 }
 
 /**
- * x [B, N, dim] → [B, N, dim]. Tokens are processed in row chunks whose [rows, 2·inner] float32 hidden
- * activation stays within `budgetBytes` (a 128×128 latent has 16384 tokens × 2560 hidden at width 320).
+ * {@link feedForwardForwardOps} on TensorFlow.js, over row chunks whose [rows, 2·inner] float32 hidden activation
+ * stays within `budgetBytes` (a 128×128 latent has 16384 tokens × 2560 hidden at width 320).
  */
 export function feedForwardForward(f: FeedForward, x: tf.Tensor3D, budgetBytes = DEFAULT_SCORE_BUDGET_BYTES): tf.Tensor3D {
   const [b, n, c] = x.shape;
   const rows = Math.max(1, Math.floor(budgetBytes / (4 * 2 * f.inner)));
-  if (b * n <= rows) return geglu(f, x) as tf.Tensor3D;
+  if (b * n <= rows) return feedForwardForwardOps(tfjsOps, f, x) as tf.Tensor3D;
   const flat = tf.reshape(x, [b * n, c]);
   const parts: tf.Tensor[] = [];
   try {
     for (let r0 = 0; r0 < b * n; r0 += rows) {
       const len = Math.min(rows, b * n - r0);
-      parts.push(tf.tidy(() => geglu(f, tf.slice(flat, [r0, 0], [len, c]))));
+      parts.push(tf.tidy(() => feedForwardForwardOps(tfjsOps, f, tf.slice(flat, [r0, 0], [len, c]))));
     }
     return tf.tidy(() => tf.reshape(tf.concat(parts, 0), [b, n, c]));
   } finally {

@@ -1,19 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
-import {
-  type Conv2d,
-  type GroupNorm,
-  type Linear,
-  type WeightView,
-  conv2d,
-  groupNorm,
-  linear,
-  loadConv2d,
-  loadGroupNorm,
-  loadLinear,
-  silu,
-} from '@stablesr/core';
-import { type ResBlockModulation, type UNetExtension } from './resBlockModulation.js';
-import { downsamplePool, upsampleNearest } from './resample.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import { type Conv2d, type GroupNorm, type Linear, type Ops, type WeightView, loadConv2d, loadGroupNorm, loadLinear, tfjsOps } from '@stablesr/core';
+import { type ResBlockCond, type ResBlockModulation, type UNetExtension } from './resBlockModulation.js';
 
 /** GroupNorm32 of the diffusion U-Net: 32 groups, eps 1e-5, computed in float32. */
 export const GROUP_NORM32_EPS = 1e-5;
@@ -46,7 +33,7 @@ export function stableSROutNormGroups(outChannels: number): number {
  * `out_layers` = [GN, SiLU, Dropout, conv3×3], `skip_connection` = identity or 1×1 conv, plus the optional
  * modulation of a {@link UNetExtension} (StableSR's `ResBlockDual` = this + SPADE).
  */
-export interface ResBlock<C = unknown> {
+export interface ResBlock {
   readonly kind: 'ResBlock';
   readonly channels: number;
   readonly outChannels: number;
@@ -56,10 +43,10 @@ export interface ResBlock<C = unknown> {
   readonly emb_layers: { readonly 1: Linear };
   readonly out_layers: { readonly 0: GroupNorm; readonly 3: Conv2d };
   readonly skip_connection: Conv2d | undefined;
-  readonly modulation: ResBlockModulation<C> | undefined;
+  readonly modulation: ResBlockModulation | undefined;
 }
 
-export function loadResBlock<C = unknown>(view: WeightView, opts: ResBlockOptions, extension?: UNetExtension<C>): ResBlock<C> {
+export function loadResBlock(view: WeightView, opts: ResBlockOptions, extension?: UNetExtension): ResBlock {
   const { channels, embChannels } = opts;
   const outChannels = opts.outChannels ?? channels;
   const useScaleShiftNorm = opts.useScaleShiftNorm ?? false;
@@ -85,41 +72,46 @@ export function loadResBlock<C = unknown>(view: WeightView, opts: ResBlockOption
 }
 
 /**
- * `ResBlock._forward(x, emb)` on NHWC `x` with `emb` [B, embChannels]; `cond` goes to the modulation
- * (required when the block has one).
+ * `ResBlock._forward(x, emb)` on a map `x` [B, H, W, channels] with `emb` [B, embChannels], on any engine; `cond`
+ * goes to the modulation (required when the block has one).
  */
-export function resBlockForward<C>(block: ResBlock<C>, x: tf.Tensor4D, emb: tf.Tensor2D, cond?: C): tf.Tensor4D {
-  return tf.tidy(() => {
-    const rest = silu(groupNorm(block.in_layers[0], x));
-    let h: tf.Tensor4D;
+export function resBlockForwardOps<T>(ops: Ops<T>, block: ResBlock, x: T, emb: T, cond?: ResBlockCond<T>): T {
+  return ops.scope(() => {
+    const rest = ops.silu(ops.groupNorm(block.in_layers[0], x));
+    let h: T;
     let xs = x;
     if (block.updown === 'up') {
-      h = conv2d(block.in_layers[2], upsampleNearest(rest));
-      xs = upsampleNearest(x);
+      h = ops.conv2d(block.in_layers[2], ops.upsampleNearest2x(rest));
+      xs = ops.upsampleNearest2x(x);
     } else if (block.updown === 'down') {
-      h = conv2d(block.in_layers[2], downsamplePool(rest));
-      xs = downsamplePool(x);
+      h = ops.conv2d(block.in_layers[2], ops.avgPool2x(rest));
+      xs = ops.avgPool2x(x);
     } else {
-      h = conv2d(block.in_layers[2], rest);
+      h = ops.conv2d(block.in_layers[2], rest);
     }
-    const b = x.shape[0];
-    const embOut = linear(block.emb_layers[1], silu(emb)); // [B, C] or [B, 2C]
-    if (embOut.shape[0] !== b) throw new Error(`ResBlock: time embedding batch ${embOut.shape[0]} ≠ input batch ${b}`);
-    const c = block.outChannels;
+    const b = ops.shape(x)[0];
+    const embOut = ops.linear(block.emb_layers[1], ops.silu(emb)); // [B, C] or [B, 2C]
+    const eb = ops.shape(embOut)[0];
+    if (eb !== b) throw new Error(`ResBlock: time embedding batch ${eb} ≠ input batch ${b}`);
     if (block.useScaleShiftNorm) {
-      const [scale, shift] = tf.split(embOut, 2, 1);
-      const normed = groupNorm(block.out_layers[0], h);
-      h = tf.add(tf.mul(normed, tf.add(tf.reshape(scale!, [b, 1, 1, c]), 1)), tf.reshape(shift!, [b, 1, 1, c]));
-      h = conv2d(block.out_layers[3], silu(h));
+      const [scale, shift] = ops.split(embOut, 2) as [T, T];
+      const normed = ops.groupNorm(block.out_layers[0], h);
+      h = ops.addVector(ops.mulVector(normed, ops.addScalar(scale, 1)), shift);
+      h = ops.conv2d(block.out_layers[3], ops.silu(h));
     } else {
-      h = tf.add(h, tf.reshape(embOut, [b, 1, 1, c]));
-      h = conv2d(block.out_layers[3], silu(groupNorm(block.out_layers[0], h)));
+      h = ops.addVector(h, embOut);
+      h = ops.conv2d(block.out_layers[3], ops.silu(ops.groupNorm(block.out_layers[0], h)));
     }
     if (block.modulation) {
       if (cond === undefined) throw new Error('ResBlock: this U-Net has per-block modulation and needs its conditioning (struct_cond), but none was given');
-      h = block.modulation.apply(h, cond);
+      h = block.modulation.apply(ops, h, cond);
     }
-    const skip = block.skip_connection ? conv2d(block.skip_connection, xs) : xs;
-    return tf.add(skip, h);
+    const skip = block.skip_connection ? ops.conv2d(block.skip_connection, xs) : xs;
+    return ops.add(skip, h);
   });
+}
+
+/** {@link resBlockForwardOps} on TensorFlow.js (NHWC tensors). */
+export function resBlockForward(block: ResBlock, x: tf.Tensor4D, emb: tf.Tensor2D, cond?: ResBlockCond<tf.Tensor>): tf.Tensor4D {
+  return resBlockForwardOps(tfjsOps, block, x, emb, cond) as tf.Tensor4D;
 }

@@ -1,6 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type GroupNorm, type Linear, type MultiHeadAttentionOptions, type WeightView, groupNorm, linear, loadGroupNorm, loadLinear } from '@stablesr/core';
-import { type BasicTransformerBlock, basicTransformerBlockForward, loadBasicTransformerBlock } from './basicTransformerBlock.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import { type GroupNorm, type Linear, type Ops, type WeightView, loadGroupNorm, loadLinear, tfjsOps } from '@stablesr/core';
+import { type BasicTransformerBlock, basicTransformerBlockForwardOps, loadBasicTransformerBlock } from './basicTransformerBlock.js';
+import { type AttentionBudget } from './crossAttention.js';
 
 export interface SpatialTransformerOptions {
   inChannels: number;
@@ -65,18 +66,22 @@ export function loadSpatialTransformer(view: WeightView, o: SpatialTransformerOp
 }
 
 /**
- * x NHWC [B, H, W, C], context [B, M, contextDim] (or one per depth) → [B, H, W, C].
+ * Map x [B, H, W, C], context [B, M, contextDim] (or one per depth, as an array) → [B, H, W, C], on any engine
+ * (whose values are not themselves arrays).
  */
-export function spatialTransformerForward(st: SpatialTransformer, x: tf.Tensor4D, context?: tf.Tensor3D | readonly tf.Tensor3D[], opts?: MultiHeadAttentionOptions): tf.Tensor4D {
-  return tf.tidy(() => {
-    const [b, h, w, c] = x.shape;
-    const tokens = tf.reshape(groupNorm(st.norm, x), [b, h * w, c]); // [B, HW, C]
-    let t = linear(st.proj_in, tokens) as tf.Tensor3D;
+export function spatialTransformerForwardOps<T>(ops: Ops<T>, st: SpatialTransformer, x: T, context?: T | readonly T[], budget?: AttentionBudget): T {
+  return ops.scope(() => {
+    const [, h, w] = ops.shape(x) as [number, number, number, number];
+    let t = ops.linear(st.proj_in, ops.toTokens(ops.groupNorm(st.norm, x))); // [B, HW, inner]
     st.transformer_blocks.forEach((blk, i) => {
-      const ctx = Array.isArray(context) ? (context as readonly tf.Tensor3D[])[i] : (context as tf.Tensor3D | undefined);
-      t = basicTransformerBlockForward(blk, t, ctx, opts);
+      const ctx = Array.isArray(context) ? (context as readonly T[])[i] : (context as T | undefined);
+      t = basicTransformerBlockForwardOps(ops, blk, t, ctx, budget);
     });
-    const out = tf.reshape(linear(st.proj_out, t), [b, h, w, c]);
-    return tf.add(out, x) as tf.Tensor4D;
+    return ops.add(ops.fromTokens(ops.linear(st.proj_out, t), h, w), x);
   });
+}
+
+/** {@link spatialTransformerForwardOps} on TensorFlow.js (NHWC tensors). */
+export function spatialTransformerForward(st: SpatialTransformer, x: tf.Tensor4D, context?: tf.Tensor3D | readonly tf.Tensor3D[], opts?: AttentionBudget): tf.Tensor4D {
+  return spatialTransformerForwardOps(tfjsOps, st, x, context, opts) as tf.Tensor4D;
 }

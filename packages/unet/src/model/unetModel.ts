@@ -1,42 +1,32 @@
-import * as tf from '@tensorflow/tfjs-core';
-import {
-  type Conv2d,
-  type GroupNorm,
-  type MultiHeadAttentionOptions,
-  type WeightView,
-  buildModule,
-  conv2d,
-  disposeModule,
-  groupNorm,
-  loadConv2d,
-  loadGroupNorm,
-  silu,
-  withWeights,
-} from '@stablesr/core';
-import { type AttentionBlock, attentionBlockForward, loadAttentionBlock } from './attentionBlock.js';
-import { type Downsample, downsampleForward, loadDownsample } from './downsample.js';
-import { GROUP_NORM32_EPS, type ResBlock, loadResBlock, resBlockForward } from './resBlock.js';
-import { type UNetExtension } from './resBlockModulation.js';
-import { type SpatialTransformer, loadSpatialTransformer, spatialTransformerForward } from './spatialTransformer.js';
-import { type TimeEmbed, loadTimeEmbed, timeEmbedForward } from './timeEmbed.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import { type Conv2d, type GroupNorm, type Ops, type WeightView, buildModule, disposeModule, loadConv2d, loadGroupNorm, tfjsOps } from '@stablesr/core';
+import { type AttentionBlock, attentionBlockForwardOps, loadAttentionBlock } from './attentionBlock.js';
+import { type AttentionBudget } from './crossAttention.js';
+import { type Downsample, downsampleForwardOps, loadDownsample } from './downsample.js';
+import { GROUP_NORM32_EPS, type ResBlock, loadResBlock, resBlockForwardOps } from './resBlock.js';
+import { type ResBlockCond, type UNetExtension } from './resBlockModulation.js';
+import { type SpatialTransformer, loadSpatialTransformer, spatialTransformerForwardOps } from './spatialTransformer.js';
+import { type TimeEmbed, loadTimeEmbed, timeEmbedForwardOps } from './timeEmbed.js';
+import { timestepEmbedding } from './timestepEmbedding.js';
 import { UNET_DEFAULTS, type UNetConfig } from './unetConfig.js';
-import { type Upsample, loadUpsample, upsampleForward } from './upsample.js';
+import { type Upsample, loadUpsample, upsampleForwardOps } from './upsample.js';
 
 /** `input_blocks.0.0`: the input conv (keys `input_blocks.0.0.weight/bias`). */
 export type InputConv = Conv2d & { readonly kind: 'Conv' };
 
 /** One child of a `TimestepEmbedSequential`. */
-export type UNetLayer<C> = InputConv | ResBlock<C> | SpatialTransformer | AttentionBlock | Downsample | Upsample;
+export type UNetLayer = InputConv | ResBlock | SpatialTransformer | AttentionBlock | Downsample | Upsample;
 
 /** A `TimestepEmbedSequential`: its children in order (index = the key path segment). */
-export type TimestepEmbedSequential<C> = readonly UNetLayer<C>[];
+export type TimestepEmbedSequential = readonly UNetLayer[];
 
 /**
  * The diffusion U-Net (`UNetModel` of SD-2.x; with a {@link UNetExtension} also StableSR's
  * `UNetModelDualcondV2`). Laid out as the checkpoint key tree: `unet.input_blocks[4][1].transformer_blocks[0].attn2.to_k`
- * holds `input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight`. `C` is the per-ResBlock conditioning type.
+ * holds `input_blocks.4.1.transformer_blocks.0.attn2.to_k.weight`. With an extension, the forward's `cond`
+ * ({@link ResBlockCond}) reaches every ResBlock's modulation.
  */
-export interface UNet<C = undefined> {
+export interface UNet {
   readonly config: Readonly<UNetConfig>;
   /** Name of the extension the ResBlocks carry, if any. */
   readonly extension: string | undefined;
@@ -44,9 +34,9 @@ export interface UNet<C = undefined> {
   readonly downFactor: number;
   readonly contextDim: number | readonly number[] | undefined;
   readonly time_embed: TimeEmbed;
-  readonly input_blocks: readonly TimestepEmbedSequential<C>[];
-  readonly middle_block: TimestepEmbedSequential<C>;
-  readonly output_blocks: readonly TimestepEmbedSequential<C>[];
+  readonly input_blocks: readonly TimestepEmbedSequential[];
+  readonly middle_block: TimestepEmbedSequential;
+  readonly output_blocks: readonly TimestepEmbedSequential[];
   readonly out: { readonly 0: GroupNorm; readonly 2: Conv2d };
 }
 
@@ -66,12 +56,12 @@ export function resBlocksPerLevel(config: UNetConfig): number[] {
  * (`model.diffusion_model.`). Loading is strict: every key under the view must be used, none may be missing
  * or mis-shaped. With `extension`, every ResBlock also loads the extension's modulation from its own scope.
  */
-export function loadUNet<C = undefined>(config: UNetConfig, view: WeightView, extension?: UNetExtension<C>): UNet<C> {
+export function loadUNet(config: UNetConfig, view: WeightView, extension?: UNetExtension): UNet {
   // A failed load (missing / mis-shaped / unexpected key) releases every tensor it had read.
   return buildModule(() => buildUNet(config, view, extension));
 }
 
-function buildUNet<C>(config: UNetConfig, view: WeightView, extension?: UNetExtension<C>): UNet<C> {
+function buildUNet(config: UNetConfig, view: WeightView, extension?: UNetExtension): UNet {
   const cfg = { ...UNET_DEFAULTS, ...stripNullish(config) } as Required<Pick<UNetConfig, keyof typeof UNET_DEFAULTS>> & UNetConfig;
   const where = `UNetModel (${view.origin}${view.prefix ? ` [${view.prefix}*]` : ''})`;
   if ((cfg.dims ?? 2) !== 2) throw new Error(`${where}: dims=${cfg.dims} is not supported (only 2-D U-Nets)`);
@@ -121,10 +111,10 @@ function buildUNet<C>(config: UNetConfig, view: WeightView, extension?: UNetExte
     }
     return loadAttentionBlock(v, ch, upsampleHeads ? numHeadsUpsample : heads, dimHead, cfg.use_new_attention_order);
   };
-  const res = (v: WeightView, ch: number, out: number, updown?: 'up' | 'down'): ResBlock<C> =>
+  const res = (v: WeightView, ch: number, out: number, updown?: 'up' | 'down'): ResBlock =>
     loadResBlock(v, { channels: ch, embChannels: emb, outChannels: out, useScaleShiftNorm: cfg.use_scale_shift_norm, up: updown === 'up', down: updown === 'down' }, extension);
 
-  const inputBlocks: TimestepEmbedSequential<C>[] = [];
+  const inputBlocks: TimestepEmbedSequential[] = [];
   const blockView = (name: string, i: number, j: number): WeightView => view.scope(`${name}.${i}.${j}.`);
   inputBlocks.push([{ kind: 'Conv', ...loadConv2d(view.scope('input_blocks.0.'), '0', cfg.in_channels, mc, 3) }]);
   const chans = [mc];
@@ -133,7 +123,7 @@ function buildUNet<C>(config: UNetConfig, view: WeightView, extension?: UNetExte
   for (let level = 0; level < levels; level++) {
     for (let nr = 0; nr < nrb[level]!; nr++) {
       const i = inputBlocks.length;
-      const layers: UNetLayer<C>[] = [res(blockView('input_blocks', i, 0), ch, mult[level]! * mc)];
+      const layers: UNetLayer[] = [res(blockView('input_blocks', i, 0), ch, mult[level]! * mc)];
       ch = mult[level]! * mc;
       if (attnRes.has(ds) && (!cfg.num_attention_blocks || nr < cfg.num_attention_blocks[level]!)) {
         layers.push(attention(blockView('input_blocks', i, 1), ch, cfg.disable_self_attentions?.[level] ?? false, false));
@@ -151,18 +141,18 @@ function buildUNet<C>(config: UNetConfig, view: WeightView, extension?: UNetExte
     }
   }
 
-  const middle: TimestepEmbedSequential<C> = [
+  const middle: TimestepEmbedSequential = [
     res(view.scope('middle_block.0.'), ch, ch),
     attention(view.scope('middle_block.1.'), ch, cfg.disable_middle_self_attn, false),
     res(view.scope('middle_block.2.'), ch, ch),
   ];
 
-  const outputBlocks: TimestepEmbedSequential<C>[] = [];
+  const outputBlocks: TimestepEmbedSequential[] = [];
   for (let level = levels - 1; level >= 0; level--) {
     for (let i = 0; i <= nrb[level]!; i++) {
       const idx = outputBlocks.length;
       const ich = chans.pop()!;
-      const layers: UNetLayer<C>[] = [res(blockView('output_blocks', idx, 0), ch + ich, mc * mult[level]!)];
+      const layers: UNetLayer[] = [res(blockView('output_blocks', idx, 0), ch + ich, mc * mult[level]!)];
       ch = mc * mult[level]!;
       if (attnRes.has(ds) && (!cfg.num_attention_blocks || i < cfg.num_attention_blocks[level]!)) {
         layers.push(attention(blockView('output_blocks', idx, 1), ch, cfg.disable_self_attentions?.[level] ?? false, true));
@@ -178,7 +168,7 @@ function buildUNet<C>(config: UNetConfig, view: WeightView, extension?: UNetExte
     }
   }
 
-  const unet: UNet<C> = {
+  const unet: UNet = {
     config: { ...config },
     extension: extension?.name,
     downFactor: 2 ** (levels - 1),
@@ -197,112 +187,141 @@ function stripNullish<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null)) as Partial<T>;
 }
 
-/** Options of {@link unetForward}. */
+/** Options of {@link unetForward} / {@link unetForwardOps}. */
 export interface UNetForwardOptions {
-  /** Attention memory bound and scale overrides passed to every attention layer. */
-  attention?: MultiHeadAttentionOptions;
+  /** Attention memory bound passed to every attention layer (each layer uses its own heads and scale). */
+  attention?: AttentionBudget;
 }
 
-/** Environment handed to every layer of a `TimestepEmbedSequential`. */
-interface LayerEnv<C> {
-  emb: tf.Tensor2D;
-  context: tf.Tensor3D | undefined;
-  cond: C | undefined;
-  opts: UNetForwardOptions;
+/** What every layer of a `TimestepEmbedSequential` receives besides its input. */
+export interface UNetLayerEnv<T> {
+  /** `time_embed` output [B, 4·model_channels]. */
+  emb: T;
+  /** Cross-attention context [B, M, context_dim] (spatial transformers). */
+  context?: T | undefined;
+  /** Conditioning of the ResBlock modulations (StableSR: struct_cond keyed by width). */
+  cond?: ResBlockCond<T> | undefined;
+  attention?: AttentionBudget | undefined;
 }
 
-function layerForward<C>(layer: UNetLayer<C>, h: tf.Tensor4D, env: LayerEnv<C>): tf.Tensor4D {
+/** One child of a `TimestepEmbedSequential` on any engine (no weight scope of its own: see {@link sequentialForwardOps}). */
+export function unetLayerForwardOps<T>(ops: Ops<T>, layer: UNetLayer, h: T, env: UNetLayerEnv<T>): T {
   switch (layer.kind) {
     case 'Conv':
-      return conv2d(layer, h);
+      return ops.conv2d(layer, h);
     case 'ResBlock':
-      return resBlockForward(layer, h, env.emb, env.cond);
+      return resBlockForwardOps(ops, layer, h, env.emb, env.cond);
     case 'SpatialTransformer':
-      return spatialTransformerForward(layer, h, env.context, env.opts.attention);
+      return spatialTransformerForwardOps(ops, layer, h, env.context, env.attention);
     case 'AttentionBlock':
-      return attentionBlockForward(layer, h);
+      return attentionBlockForwardOps(ops, layer, h, env.attention);
     case 'Downsample':
-      return downsampleForward(layer, h);
+      return downsampleForwardOps(ops, layer, h);
     case 'Upsample':
-      return upsampleForward(layer, h);
+      return upsampleForwardOps(ops, layer, h);
   }
 }
 
-/** Runs a sequential's layers, releasing each intermediate (never `h` itself) as soon as it is consumed. */
-function sequentialForward<C>(seq: TimestepEmbedSequential<C>, h: tf.Tensor4D, env: LayerEnv<C>): tf.Tensor4D {
+/**
+ * Runs a `TimestepEmbedSequential`'s layers, each in its own {@link Ops.scope} naming the layer (so host-held weights
+ * are uploaded one layer at a time), releasing each intermediate (never `h` itself) as soon as it is consumed.
+ */
+export function sequentialForwardOps<T>(ops: Ops<T>, seq: readonly UNetLayer[], h: T, env: UNetLayerEnv<T>): T {
   let cur = h;
   for (const layer of seq) {
-    const next = withWeights(layer, () => layerForward(layer, cur, env));
-    if (cur !== h) cur.dispose();
+    const next = ops.scope(() => unetLayerForwardOps(ops, layer, cur, env), layer);
+    if (cur !== h) ops.release(cur);
     cur = next;
   }
   return cur;
 }
 
 /**
- * `UNetModel.forward(x, timesteps, context)` (`UNetModelDualcondV2.forward(..., struct_cond)` with an extension).
+ * `UNetModel.forward(x, timesteps, context)` (`UNetModelDualcondV2.forward(..., struct_cond)` with an extension),
+ * written once against {@link Ops} (any engine).
  *
- * @param x NHWC [B, H, W, in_channels]; H and W must be multiples of {@link UNet.downFactor}.
- * @param timesteps one network timestep per batch row (a single value is used for every row).
+ * @param x map [B, H, W, in_channels]; H and W must be multiples of {@link UNet.downFactor}.
+ * @param tEmb the sinusoidal timestep embedding [B, model_channels] ({@link timestepEmbedding}, computed on the host).
  * @param context cross-attention context [B, M, context_dim] (required with spatial transformers).
- * @param cond conditioning passed to every ResBlock modulation (StableSR: struct_cond keyed by width).
- * @returns the raw network output, NHWC [B, H, W, out_channels] (ε or v, depending on the model).
+ * @param cond conditioning passed to every ResBlock modulation (StableSR: struct_cond keyed by width; required
+ *   with an extension).
+ * @returns the raw network output [B, H, W, out_channels] (ε or v, depending on the model).
  *
  * Intermediates are released layer by layer (only the skip activations are held), so peak memory is far
- * below a single `tf.tidy` over the whole network.
+ * below a single scope over the whole network.
  */
-export function unetForward<C>(unet: UNet<C>, x: tf.Tensor4D, timesteps: ArrayLike<number>, context?: tf.Tensor3D, cond?: C, opts: UNetForwardOptions = {}): tf.Tensor4D {
-  const [b, h, w, c] = x.shape;
+export function unetForwardOps<T>(ops: Ops<T>, unet: UNet, x: T, tEmb: T, context: T | undefined, cond?: ResBlockCond<T>, opts: UNetForwardOptions = {}): T {
+  const [b, h, w, c] = ops.shape(x) as [number, number, number, number];
   const inCh = unet.config.in_channels;
   if (c !== inCh) throw new Error(`U-Net: input has ${c} channels, the model expects in_channels ${inCh}`);
   if (h % unet.downFactor !== 0 || w % unet.downFactor !== 0) {
     throw new Error(`U-Net: input size ${h}×${w} must be a multiple of ${unet.downFactor} (2^(levels−1)) in both dimensions`);
   }
-  if (timesteps.length !== b && timesteps.length !== 1) throw new Error(`U-Net: ${timesteps.length} timesteps for a batch of ${b}`);
+  const te = ops.shape(tEmb);
+  const mc = unet.time_embed.modelChannels;
+  if (te.length !== 2 || te[0] !== b || te[1] !== mc) {
+    throw new Error(`U-Net: the timestep embedding has shape [${te.join(', ')}], the model needs [${b}, ${mc}] (batch × model_channels)`);
+  }
   if (unet.contextDim !== undefined) {
-    if (!context) throw new Error('U-Net: this model has cross-attention and needs a context [B, M, context_dim]');
+    if (context === undefined) throw new Error('U-Net: this model has cross-attention and needs a context [B, M, context_dim]');
+    const cs = ops.shape(context);
     const dims = typeof unet.contextDim === 'number' ? [unet.contextDim] : unet.contextDim;
-    if (context.rank !== 3 || !dims.includes(context.shape[2])) {
-      throw new Error(`U-Net: context width ${context.shape[context.rank - 1]} does not match the model's context_dim ${dims.join('/')} (context shape [${context.shape.join(', ')}])`);
+    if (cs.length !== 3 || !dims.includes(cs[2]!)) {
+      throw new Error(`U-Net: context width ${cs[cs.length - 1]} does not match the model's context_dim ${dims.join('/')} (context shape [${cs.join(', ')}])`);
     }
-    if (context.shape[0] !== b) throw new Error(`U-Net: context batch ${context.shape[0]} ≠ input batch ${b}`);
+    if (cs[0] !== b) throw new Error(`U-Net: context batch ${cs[0]} ≠ input batch ${b}`);
   }
   if (unet.extension && cond === undefined) throw new Error(`U-Net: the ${unet.extension} modulation needs its conditioning (struct_cond), but none was given`);
-  const ts = timesteps.length === b ? timesteps : Array.from({ length: b }, () => timesteps[0]!);
   // Layer by layer, so that weights kept on the host (moveWeightsToHost) occupy the backend one layer at a time.
-  const emb = withWeights(unet.time_embed, () => timeEmbedForward(unet.time_embed, ts));
-  const env: LayerEnv<C> = { emb, context, cond, opts };
-  const hs: tf.Tensor4D[] = [];
-  let cur: tf.Tensor4D | undefined;
+  const emb = ops.scope(() => timeEmbedForwardOps(ops, unet.time_embed, tEmb), unet.time_embed);
+  const env: UNetLayerEnv<T> = { emb, context, cond, attention: opts.attention };
+  const hs: T[] = [];
+  let cur: T | undefined;
   try {
     let hIn = x;
     for (const blk of unet.input_blocks) {
-      hIn = sequentialForward(blk, hIn, env);
+      hIn = sequentialForwardOps(ops, blk, hIn, env);
       hs.push(hIn);
     }
-    cur = sequentialForward(unet.middle_block, hIn, env);
+    cur = sequentialForwardOps(ops, unet.middle_block, hIn, env);
     for (const blk of unet.output_blocks) {
       const skip = hs.pop()!;
-      const cat: tf.Tensor4D = tf.concat([cur, skip], 3);
-      cur.dispose();
-      skip.dispose();
+      const cat = ops.concat([cur, skip]);
+      ops.release(cur);
+      ops.release(skip);
       cur = undefined;
       try {
-        cur = sequentialForward(blk, cat, env);
+        cur = sequentialForwardOps(ops, blk, cat, env);
       } finally {
-        cat.dispose();
+        ops.release(cat);
       }
     }
     const done = cur;
-    return withWeights(unet.out, () => tf.tidy(() => conv2d(unet.out[2], silu(groupNorm(unet.out[0], done)))));
+    return ops.scope(() => ops.conv2d(unet.out[2], ops.silu(ops.groupNorm(unet.out[0], done))), unet.out);
   } finally {
-    cur?.dispose();
-    tf.dispose(hs);
-    emb.dispose();
+    if (cur !== undefined) ops.release(cur);
+    for (const s of hs) ops.release(s);
+    ops.release(emb);
+  }
+}
+
+/**
+ * {@link unetForwardOps} on TensorFlow.js: NHWC `x`, one network timestep per batch row (a single value is used for
+ * every row); the sinusoidal embedding is computed here. Returns NHWC [B, H, W, out_channels].
+ */
+export function unetForward(unet: UNet, x: tf.Tensor4D, timesteps: ArrayLike<number>, context?: tf.Tensor3D, cond?: ResBlockCond<tf.Tensor>, opts: UNetForwardOptions = {}): tf.Tensor4D {
+  const b = x.shape[0];
+  if (timesteps.length !== b && timesteps.length !== 1) throw new Error(`U-Net: ${timesteps.length} timesteps for a batch of ${b}`);
+  const ts = timesteps.length === b ? timesteps : Array.from({ length: b }, () => timesteps[0]!);
+  const tEmb = timestepEmbedding(ts, unet.time_embed.modelChannels);
+  try {
+    return unetForwardOps(tfjsOps, unet, x, tEmb, context, cond, opts) as tf.Tensor4D;
+  } finally {
+    tEmb.dispose();
   }
 }
 
 /** Releases every tensor of the U-Net (extension modulations included). */
-export function disposeUNet<C>(unet: UNet<C>): void {
+export function disposeUNet(unet: UNet): void {
   disposeModule(unet);
 }

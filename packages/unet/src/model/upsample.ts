@@ -1,6 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { type Conv2d, type WeightView, conv2d, loadConv2d } from '@stablesr/core';
-import { upsampleNearest } from './resample.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import { type Conv2d, type Ops, type WeightView, loadConv2d, tfjsOps } from '@stablesr/core';
 
 /** `Upsample` of openaimodel.py: nearest ×2, then `conv` (3×3, padding 1) when `conv_resample`. */
 export interface Upsample {
@@ -15,9 +14,14 @@ export function loadUpsample(view: WeightView, channels: number, useConv: boolea
   return { kind: 'Upsample', channels, outChannels, conv: useConv ? loadConv2d(view, 'conv', channels, outChannels, 3) : undefined };
 }
 
-export function upsampleForward(u: Upsample, x: tf.Tensor4D): tf.Tensor4D {
-  return tf.tidy(() => {
-    const up = upsampleNearest(x);
-    return u.conv ? conv2d(u.conv, up) : up;
+export function upsampleForwardOps<T>(ops: Ops<T>, u: Upsample, x: T): T {
+  return ops.scope(() => {
+    const up = ops.upsampleNearest2x(x);
+    return u.conv ? ops.conv2d(u.conv, up) : up;
   });
+}
+
+/** {@link upsampleForwardOps} on TensorFlow.js (NHWC tensors). */
+export function upsampleForward(u: Upsample, x: tf.Tensor4D): tf.Tensor4D {
+  return upsampleForwardOps(tfjsOps, u, x) as tf.Tensor4D;
 }
