@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type WeightView, WeightFileError } from '@stablesr/core';
-import { ClipTokenizer, disposeFrozenOpenClipEmbedder, frozenOpenClipEncode, loadFrozenOpenClipEmbedder } from '@stablesr/unet';
+import { type EngineInfo, TFJS_PARITY_ENV, type WeightView, WeightFileError, runNetworkOnce } from '@stablesr/core';
+import { ClipTokenizer, disposeFrozenOpenClipEmbedder, loadFrozenOpenClipEmbedder, openClipTextForwardOps } from '@stablesr/unet';
 import { type StableSRConfig } from './stableSRConfig.js';
 
 /** open_clip's `<start_of_text>` / `<end_of_text>` ids in its fixed 49408-token vocabulary (`bpe_simple_vocab_16e6`). */
@@ -37,6 +37,8 @@ export interface PromptEncoderOptions {
   tokenizer?: string;
   /** Embeddings kept per prompt (default 16). */
   cacheSize?: number;
+  /** Engine the tower runs on (default: tfjs on the active backend). */
+  engine?: EngineInfo;
 }
 
 /**
@@ -59,11 +61,11 @@ export class PromptEncoder {
   }
 
   /** The context of `prompt` (a new tensor owned by the caller). */
-  encode(prompt: string): tf.Tensor3D {
+  async encode(prompt: string): Promise<tf.Tensor3D> {
     if (this.disposed) throw new Error('PromptEncoder used after dispose()');
     let z = this.cache.get(prompt);
     if (!z) {
-      z = this.run(this.ids(prompt));
+      z = await this.run(this.ids(prompt));
       if (this.cache.size >= (this.opts.cacheSize ?? 16)) {
         const oldest = this.cache.keys().next().value as string;
         this.cache.get(oldest)!.dispose();
@@ -93,7 +95,7 @@ export class PromptEncoder {
     return this.tokenizer.tokenize([prompt])[0]!;
   }
 
-  private run(ids: Int32Array): tf.Tensor3D {
+  private async run(ids: Int32Array): Promise<tf.Tensor3D> {
     const { config } = this.opts;
     let tower;
     try {
@@ -102,9 +104,12 @@ export class PromptEncoder {
       if (e instanceof WeightFileError) throw e;
       throw new WeightFileError(this.opts.tower.origin, `cannot load the OpenCLIP text tower (${(e as Error).message})`);
     }
+    const idsT = tf.tensor2d(ids, [1, ids.length], 'int32');
     try {
-      return tf.tidy(() => frozenOpenClipEncode(tower, tf.tensor2d(ids, [1, ids.length], 'int32')));
+      const def = { name: 'OpenCLIP text tower', module: tower, dtypes: ['int32'] as const, forward: <T>(ops: import('@stablesr/core').Ops<T>, [x]: readonly T[]) => [openClipTextForwardOps(ops, tower, x!)] };
+      return (await runNetworkOnce(def, this.opts.engine ?? TFJS_PARITY_ENV.engine, [idsT]))[0] as tf.Tensor3D;
     } finally {
+      idsT.dispose();
       disposeFrozenOpenClipEmbedder(tower);
     }
   }

@@ -1,10 +1,9 @@
-import type * as tf from '@tensorflow/tfjs-core';
-import { type WeightPlacement, type WeightView, WeightFileError, buildModuleOn, float32Bytes, weightsOnHost, withWeights } from '@stablesr/core';
-import { disposeUNet } from '@stablesr/unet';
+import { type EngineInfo, TFJS_PARITY_ENV, type WeightPlacement, type WeightView, WeightFileError, buildModuleOn, float32Bytes, weightsOnHost } from '@stablesr/core';
+import { compileUNet, disposeUNet } from '@stablesr/unet';
 import { type SRModels } from './srModels.js';
 import { type StableSRConfig } from './stableSRConfig.js';
-import { type EncoderUNetModelWTConfig, type TimeAwareEncoder, disposeTimeAwareEncoder, loadTimeAwareEncoder, timeAwareEncoderForward } from './timeAwareEncoder.js';
-import { type StableSRUNet, type UNetModelDualcondV2Config, loadStableSRUNet, stableSRUNetForward } from './unetModelDualcondV2.js';
+import { type EncoderUNetModelWTConfig, type TimeAwareEncoder, compileTimeAwareEncoder, disposeTimeAwareEncoder, loadTimeAwareEncoder } from './timeAwareEncoder.js';
+import { type StableSRUNet, type UNetModelDualcondV2Config, loadStableSRUNet } from './unetModelDualcondV2.js';
 import { type VaeModels, loadVaeModels } from './vaeModels.js';
 
 /** The loaded networks of a StableSR model as the pipeline's {@link SRModels}, with ownership. */
@@ -15,7 +14,11 @@ export interface SRNetworks {
   readonly vae: VaeModels;
   /** Whether the weights are kept on the host and uploaded per call ({@link SRNetworksOptions.weights}). */
   readonly weightsOnHost: boolean;
-  /** Releases every weight tensor (the weight files stay open; their owner closes them). */
+  /** The engine the networks run on. */
+  readonly engine: EngineInfo;
+  /** Seconds spent so far building engine sessions for these networks (ONNX graphs; 0 on tfjs). */
+  buildSeconds(): number;
+  /** Releases every weight tensor and engine session (the weight files stay open; their owner closes them). */
   dispose(): void;
 }
 
@@ -27,6 +30,8 @@ export interface SRNetworksOptions {
    * 1 GiB, as the released fp32 U-Net's 3.5 GiB do: the wasm heap ends at 4 GiB and also holds packed copies).
    */
   weights?: WeightPlacement;
+  /** Engine of every network (default: tfjs on the active backend). ONNX Runtime always reads the weights from the host. */
+  engine?: EngineInfo;
 }
 
 /**
@@ -59,31 +64,45 @@ export async function loadSRNetworks(config: StableSRConfig, checkpoint: WeightV
     const unetView = checkpoint.scope('model.diffusion_model.');
     // With host weights every network is built on the cpu backend (nothing enters the backend while loading) and
     // each call uploads what it needs: the U-Net one layer at a time, the smaller networks whole.
-    const onHost = weightsOnHost(opts.weights, float32Bytes(unetView));
+    const engine = opts.engine ?? TFJS_PARITY_ENV.engine;
+    const onHost = engine.engine === 'onnxruntime' || weightsOnHost(opts.weights, float32Bytes(unetView));
     const unet = await buildModuleOn(onHost, () => loadStableSRUNet(config.unet_config as unknown as UNetModelDualcondV2Config, unetView));
     loaded.push(() => disposeUNet(unet));
     const enc = await buildModuleOn(onHost, () => loadTimeAwareEncoder(config.structcond_stage_config as unknown as EncoderUNetModelWTConfig, checkpoint.scope('structcond_stage_model.')));
     loaded.push(() => disposeTimeAwareEncoder(enc));
     let vae: VaeModels;
     try {
-      vae = await buildModuleOn(onHost, () => loadVaeModels(config.first_stage_config, checkpoint, cfw ? config.cfw_config : undefined, cfw, { scaleFactor: config.scale_factor, vaeTileSize: opts.vaeTileSize }));
+      vae = await buildModuleOn(onHost, () => loadVaeModels(config.first_stage_config, checkpoint, cfw ? config.cfw_config : undefined, cfw, { scaleFactor: config.scale_factor, vaeTileSize: opts.vaeTileSize, engine }));
     } catch (e) {
       // Name the file: a CFW whose fusion layers do not fit the config is the usual cause.
       if (cfw && e instanceof Error && !(e instanceof WeightFileError) && !e.message.includes(cfw.origin)) e.message = `${cfw.origin}: ${e.message}`;
       throw e;
     }
     loaded.push(() => vae.dispose());
+    const unetNet = compileUNet(unet, engine, 'StableSR U-Net');
+    const encNet = compileTimeAwareEncoder(enc, engine);
+    loaded.push(() => void unetNet.network.dispose(), () => void encNet.network.dispose());
     const models: SRModels = {
       scaleFactor: vae.scaleFactor,
       downsampling: vae.downsampling,
       latentChannels: vae.latentChannels,
-      structCond: (lr: tf.Tensor4D, t: readonly number[]) => withWeights(enc, () => timeAwareEncoderForward(enc, lr, t)),
-      unet: (x, t, context, cond) => stableSRUNetForward(unet, x, t, context, cond),
+      structCond: (lr, t) => encNet.run(lr, t),
+      unet: (x, t, context, cond) => unetNet.run(x, t, context, cond),
       encodeFirstStage: vae.encodeFirstStage,
       decodeFirstStage: vae.decodeFirstStage,
       ...(vae.cfw ? { cfw: vae.cfw } : {}),
     };
-    return { models, unet, structCond: enc, vae, weightsOnHost: onHost, dispose: () => loaded.splice(0).reverse().forEach((f) => f()) };
+    const networks = () => [unetNet.network, encNet.network, ...vae.networks()];
+    return {
+      models,
+      unet,
+      structCond: enc,
+      vae,
+      weightsOnHost: onHost,
+      engine,
+      buildSeconds: () => networks().reduce((a, n) => a + n.buildSeconds, 0),
+      dispose: () => loaded.splice(0).reverse().forEach((f) => f()),
+    };
   } catch (e) {
     loaded.reverse().forEach((f) => f());
     throw e;

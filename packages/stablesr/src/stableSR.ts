@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type BackendChoice,
+  type EngineInfo,
+  type EngineOptions,
   type WeightPlacement,
   type BackendInfo,
   type NoiseSource,
@@ -20,19 +22,20 @@ import {
   quantize,
   readImage,
   resizeAlpha,
+  resolveEngine,
   throwIfAborted,
 } from '@stablesr/core';
 import { COLOR_FIX_KINDS, type ColorFixKind } from './colorFix.js';
 import { type Conditioning } from './guidedDenoiser.js';
 import { canvasGeometry, postprocessSize } from './preprocess.js';
 import { PromptEncoder, findTextTower } from './promptEncoder.js';
-import { type SRModels } from './srModels.js';
+import { type SRModels, type StructCond } from './srModels.js';
 import { type SRNetworks, assertStableSRCheckpoint, loadSRNetworks } from './srNetworks.js';
 import { type SamplerKind, superResolveStrips } from './srPipeline.js';
 import { STABLESR_PRESETS, type StableSRConfig, type StableSRPreset, loadStableSRConfigFile, parseStableSRConfig } from './stableSRConfig.js';
 
-/** Options of {@link StableSR.load}. */
-export interface StableSRLoadOptions {
+/** Options of {@link StableSR.load}. The engine options choose what runs the networks (default: ONNX Runtime when it loads). */
+export interface StableSRLoadOptions extends EngineOptions {
   /**
    * The StableSR diffusion checkpoint (`stablesr_000117.ckpt`, `stablesr_768v_000139.ckpt`, or a `.safetensors`
    * with the same keys): `model.diffusion_model.*` (U-Net with SPADE), `structcond_stage_model.*`,
@@ -151,6 +154,23 @@ export interface UpscaleResult {
   evaluations: number;
   /** The seed used, when the default noise source was used. */
   seed?: number;
+  /**
+   * Where the time went, in seconds: `load` = engine sessions built during this call (the first image of a shape),
+   * `encode` = VAE encoder, `sample` = time-aware encoder + U-Net over every step and tile, `decode` = CFW encoder
+   * features + decoder; `total` = {@link seconds}. Stages exclude the session builds counted in `load`.
+   */
+  timings: UpscaleTimings;
+  /** Sampling steps per latent tile, and latent tiles per step (summed over pixel patches). */
+  steps: number;
+  tiles: number;
+}
+
+export interface UpscaleTimings {
+  load: number;
+  encode: number;
+  sample: number;
+  decode: number;
+  total: number;
 }
 
 /** Accepted inputs: a file path, an encoded image, a {@link RawImage}, or a `[1, H, W, 3]` tensor in [-1, 1]. */
@@ -207,8 +227,10 @@ export class StableSR {
   private constructor(
     /** The model configuration in use. */
     readonly config: StableSRConfig,
-    /** The tfjs backend in use. */
+    /** The tfjs backend in use (the eager engine's, and host math around the networks on every engine). */
     readonly backend: BackendInfo,
+    /** The engine that runs the networks: which, its provider (device or tfjs backend) and threads. */
+    readonly engine: EngineInfo,
     private readonly nets: SRNetworks,
     private readonly text: PromptEncoder,
     private readonly files: Weights[],
@@ -224,6 +246,7 @@ export class StableSR {
   static async load(opts: StableSRLoadOptions): Promise<StableSR> {
     if (!opts || typeof opts.checkpoint !== 'string' || opts.checkpoint === '') throw new Error('StableSR.load: option checkpoint (path of the StableSR checkpoint) is required');
     const backend = await initBackend(opts.backend);
+    const engine = await resolveEngine(opts);
     const config = resolveConfig(opts);
     const files: Weights[] = [];
     let nets: SRNetworks | undefined;
@@ -250,15 +273,15 @@ export class StableSR {
       if (!tower) {
         throw new WeightFileError(opts.checkpoint, 'has no OpenCLIP text tower (no cond_stage_model.* keys): pass the textEncoder option (a file with cond_stage_model.model.* keys)');
       }
-      text = new PromptEncoder({ tower, config: config.cond_stage_config, ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}) });
+      text = new PromptEncoder({ tower, config: config.cond_stage_config, engine, ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}) });
       // The default prompt is computed now, so that a bad text tower fails at load time.
-      text.encode('').dispose();
-      nets = await loadSRNetworks(config, ckpt, cfw, { vaeTileSize: opts.vaeTileSize ?? 512, ...(opts.weights !== undefined ? { weights: opts.weights } : {}) });
+      (await text.encode('')).dispose();
+      nets = await loadSRNetworks(config, ckpt, cfw, { engine, vaeTileSize: opts.vaeTileSize ?? 512, ...(opts.weights !== undefined ? { weights: opts.weights } : {}) });
       const contextDim = (config.unet_config as { context_dim?: unknown }).context_dim;
       if (typeof contextDim === 'number' && contextDim !== config.cond_stage_config.text_cfg.width) {
         throw new Error(`config: the U-Net's context_dim ${contextDim} differs from the text tower width ${config.cond_stage_config.text_cfg.width}`);
       }
-      return new StableSR(config, backend, nets, text, files, cfw !== undefined);
+      return new StableSR(config, backend, engine, nets, text, files, cfw !== undefined);
     } catch (e) {
       nets?.dispose();
       text?.dispose();
@@ -279,7 +302,7 @@ export class StableSR {
   }
 
   /** `cond_stage_model([prompt])`: `[1, 77, width]`, owned by the caller. */
-  promptContext(prompt = ''): tf.Tensor3D {
+  promptContext(prompt = ''): Promise<tf.Tensor3D> {
     this.assertLive();
     return this.text.encode(prompt);
   }
@@ -319,16 +342,34 @@ export class StableSR {
 
       let done = 0;
       const onProgress = options.onProgress;
+      const timings: UpscaleTimings = { load: 0, encode: 0, sample: 0, decode: 0, total: 0 };
+      // Each network call is timed into its stage; engine sessions built meanwhile (first call of a shape) count as load.
+      const timed = <A extends unknown[], R>(stage: 'encode' | 'sample' | 'decode', fn: (...a: A) => R | Promise<R>) => async (...a: A): Promise<R> => {
+        const b0 = this.nets.buildSeconds();
+        const t1 = performance.now();
+        try {
+          return await fn(...a);
+        } finally {
+          const built = this.nets.buildSeconds() - b0;
+          timings.load += built;
+          timings[stage] += (performance.now() - t1) / 1000 - built;
+        }
+      };
+      const m = this.nets.models;
       const models: SRModels = {
-        ...this.nets.models,
-        unet: (x, t, c, sc) => {
-          const out = this.nets.models.unet(x, t, c, sc);
+        ...m,
+        encodeFirstStage: timed('encode', m.encodeFirstStage),
+        decodeFirstStage: timed('decode', m.decodeFirstStage),
+        structCond: timed('sample', m.structCond),
+        unet: timed('sample', async (x: tf.Tensor4D, t: readonly number[], c: tf.Tensor3D, sc: StructCond) => {
+          const out = await m.unet(x, t, c, sc);
           done++;
           onProgress?.({ stage: 'sample', done, total, detail: { t: t[0]! } });
           return out;
-        },
+        }),
+        ...(m.cfw ? { cfw: { encode: timed('decode', m.cfw.encode), decode: timed('decode', m.cfw.decode) } } : {}),
       };
-      const cond = this.conditioning(o);
+      const cond = await this.conditioning(o);
       owned.push(cond.context, ...(cond.uncondContext ? [cond.uncondContext] : []));
       const noise = options.noise ?? new SeededNoise(o.seed);
       // The output is written strip by strip straight into its samples (RGB, or RGBA leaving room for the alpha):
@@ -378,11 +419,16 @@ export class StableSR {
         for (let k = 0; k < av.length; k++) data[k * 4 + 3] = av[k]!;
       }
       const out: RawImage = { data, width: ow, height: oh, channels };
+      const seconds = (performance.now() - t0) / 1000;
+      timings.total = seconds;
       return {
         image: out,
         width: ow,
         height: oh,
-        seconds: (performance.now() - t0) / 1000,
+        seconds,
+        timings,
+        steps: o.steps,
+        tiles: total / o.steps,
         inputWidth: w,
         inputHeight: h,
         grayscale: decoded.grayscale,
@@ -403,11 +449,11 @@ export class StableSR {
     for (const f of this.files) f.close();
   }
 
-  private conditioning(o: Resolved): Conditioning {
-    const context = this.text.encode(o.prompt);
+  private async conditioning(o: Resolved): Promise<Conditioning> {
+    const context = await this.text.encode(o.prompt);
     if (o.guidanceScale === undefined) return { context };
     try {
-      return { context, uncondContext: this.text.encode(o.negativePrompt ?? ''), guidanceScale: o.guidanceScale };
+      return { context, uncondContext: await this.text.encode(o.negativePrompt ?? ''), guidanceScale: o.guidanceScale };
     } catch (e) {
       context.dispose();
       throw e;

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { type Ops, type WeightView, buildModule, disposeModule, loadConv2d, tfjsOps } from '@stablesr/core';
+import { type CompiledNetwork, type EngineInfo, type Ops, type WeightView, buildModule, compileNetwork, disposeModule, loadConv2d, tfjsOps } from '@stablesr/core';
 import {
   type AttentionBlock,
   type Downsample,
@@ -14,8 +14,8 @@ import {
   resBlockForwardOps,
   sequentialForwardOps,
   stableSROutNormGroups,
+  batchTimestepEmbedding,
   timeEmbedForwardOps,
-  timestepEmbedding,
 } from '@stablesr/unet';
 import { type StructCond } from './srModels.js';
 
@@ -183,15 +183,35 @@ export function timeAwareEncoderForwardOps<T>(ops: Ops<T>, enc: TimeAwareEncoder
  * for every row). The caller owns (and disposes) the returned tensors.
  */
 export function timeAwareEncoderForward(enc: TimeAwareEncoder, x: tf.Tensor4D, timesteps: ArrayLike<number>): StructCond {
-  const b = x.shape[0];
-  if (timesteps.length !== b && timesteps.length !== 1) throw new Error(`time-aware encoder: ${timesteps.length} timesteps for a batch of ${b}`);
-  const ts = timesteps.length === b ? timesteps : Array.from({ length: b }, () => timesteps[0]!);
-  const tEmb = timestepEmbedding(ts, enc.time_embed.modelChannels);
+  const tEmb = batchTimestepEmbedding(timesteps, x.shape[0], enc.time_embed.modelChannels, 'time-aware encoder');
   try {
     return timeAwareEncoderForwardOps(tfjsOps, enc, x, tEmb) as StructCond;
   } finally {
     tEmb.dispose();
   }
+}
+
+/** The time-aware encoder compiled for an engine: `(lrLatent, timesteps)` → struct_cond keyed by width. */
+export interface TimeAwareEncoderNetwork {
+  run(x: tf.Tensor4D, timesteps: ArrayLike<number>): Promise<StructCond>;
+  readonly network: CompiledNetwork;
+}
+
+/** Compiles {@link timeAwareEncoderForwardOps} for `engine` (its outputs come back keyed by their width). */
+export function compileTimeAwareEncoder(enc: TimeAwareEncoder, engine: EngineInfo): TimeAwareEncoderNetwork {
+  const network = compileNetwork({ name: 'time-aware encoder', module: enc, uploadWhole: true, forward: (ops, [x, tEmb]) => [...timeAwareEncoderForwardOps(ops, enc, x!, tEmb!).values()] }, engine);
+  return {
+    network,
+    run: async (x, timesteps) => {
+      const tEmb = batchTimestepEmbedding(timesteps, x.shape[0], enc.time_embed.modelChannels, 'time-aware encoder');
+      try {
+        const outs = (await network.run([x, tEmb])) as tf.Tensor4D[];
+        return new Map(outs.map((f) => [f.shape[2], f]));
+      } finally {
+        tEmb.dispose();
+      }
+    },
+  };
 }
 
 /** Releases every tensor of the encoder. */

@@ -224,8 +224,8 @@ function registerTests(root: string): void {
       t.is(res.width, 32);
       await t.throwsAsync(noVocab.upscale(img, { ...fast, prompt: 'a cat' }), { message: /prompt "a cat" needs the tokenizer vocabulary: pass the tokenizer option/ });
       // Without a vocabulary the empty prompt's ids are fixed; they give the same context as the tokenizer's.
-      const a = noVocab.promptContext('');
-      const b = sr.promptContext('');
+      const a = await noVocab.promptContext('');
+      const b = await sr.promptContext('');
       const d = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
       t.is(d, 0);
       tf.dispose([a, b]);

@@ -37,19 +37,19 @@ if (!root || !dir) {
     const text = load();
     const expected = fx.expected('z') as tf.Tensor3D; // [N, 77, W], rows in prompt order
     const order = [3, 0, 1, 0, 2];
-    const z = text.encode(order.map((i) => prompts[i]!));
+    const z = await text.encode(order.map((i) => prompts[i]!));
     const want = tf.gather(expected, tf.tensor1d(order, 'int32'));
     t.deepEqual(z.shape, [order.length, 77, textCfg.width]);
     t.true((await maxAbs(z, want)) < 3.27e-4);
-    const e = text.emptyEmbedding();
+    const e = await text.emptyEmbedding();
     const emptyIds = text.tokenizer.tokenizeTensor(['']);
-    const fromIds = text.encodeIds(emptyIds);
+    const fromIds = await text.encodeIds(emptyIds);
     t.is(await maxAbs(e, fromIds), 0);
     tf.dispose([expected, z, want, e, emptyIds, fromIds]);
     text.dispose();
   });
 
-  test.serial('no tensor leak on repeated encode; dispose releases weights and the empty-prompt cache', (t) => {
+  test.serial('no tensor leak on repeated encode; dispose releases weights and the empty-prompt cache', async (t) => {
     // tfjsOps keeps one causal mask per sequence length, shared by every tower (not the tower's): make it first.
     tf.tidy(() => {
       const v = tf.zeros([1, textCfg.context_length, 2]);
@@ -58,16 +58,16 @@ if (!root || !dir) {
     const before = tf.memory().numTensors;
     const text = load();
     const loaded = tf.memory().numTensors;
-    tf.dispose(text.encode(['', 'a cat']));
+    tf.dispose(await text.encode(['', 'a cat']));
     const cached = tf.memory().numTensors;
     t.is(cached, loaded + 1, 'exactly one cached tensor (the empty-prompt embedding)');
-    for (let i = 0; i < 3; i++) tf.dispose(text.encode(['a photo of a cat', '', '', 'x']));
-    tf.dispose(text.encode(['', '']));
-    tf.dispose(text.encode(['only text']));
+    for (let i = 0; i < 3; i++) tf.dispose(await text.encode(['a photo of a cat', '', '', 'x']));
+    tf.dispose(await text.encode(['', '']));
+    tf.dispose(await text.encode(['only text']));
     t.is(tf.memory().numTensors, cached);
     text.dispose();
     t.is(tf.memory().numTensors, before);
-    t.throws(() => text.encode(['a']), { message: /after dispose/ });
+    await t.throwsAsync(() => text.encode(['a']), { message: /after dispose/ });
   });
 
   test.serial('prompts longer than the context are truncated as the reference: 75 text tokens + end', async (t) => {
@@ -78,7 +78,7 @@ if (!root || !dir) {
     t.is(ids[76], text.tokenizer.endTokenId);
     t.true(text.tokenizer.encodeUntruncated(long).length > 77);
     // Text beyond the first 75 tokens cannot change the embedding; text inside them does.
-    const [a, b, c] = [text.encode([long]), text.encode([long + ' and much more']), text.encode(['x ' + long])];
+    const [a, b, c] = [await text.encode([long]), await text.encode([long + ' and much more']), await text.encode(['x ' + long])];
     t.is(await maxAbs(a, b), 0);
     t.true((await maxAbs(a, c)) > 1e-3);
     tf.dispose([a, b, c]);
@@ -88,7 +88,7 @@ if (!root || !dir) {
   test.serial('layer "last" runs every block and differs from "penultimate"', async (t) => {
     const last = load('last');
     const pen = load('penultimate');
-    const [a, b] = [last.encode(['a photo of a cat']), pen.encode(['a photo of a cat'])];
+    const [a, b] = [await last.encode(['a photo of a cat']), await pen.encode(['a photo of a cat'])];
     t.true((await maxAbs(a, b)) > 1e-3);
     tf.dispose([a, b]);
     last.dispose();

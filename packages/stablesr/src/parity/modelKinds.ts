@@ -2,9 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Fixture, type KindOutputs, type ParityKinds, nhwcToNchw } from '@stablesr/core';
 import { pickConfig } from '@stablesr/unet';
 import { type StructCond, disposeStructCond } from '../srModels.js';
-import { type EncoderUNetModelWTConfig, disposeTimeAwareEncoder, loadTimeAwareEncoder, timeAwareEncoderForward } from '../timeAwareEncoder.js';
-import { type UNetModelDualcondV2Config, loadStableSRUNet, stableSRUNetForward } from '../unetModelDualcondV2.js';
-import { disposeUNet } from '@stablesr/unet';
+import { type EncoderUNetModelWTConfig, compileTimeAwareEncoder, disposeTimeAwareEncoder, loadTimeAwareEncoder } from '../timeAwareEncoder.js';
+import { type UNetModelDualcondV2Config, loadStableSRUNet } from '../unetModelDualcondV2.js';
+import { compileUNet, disposeUNet } from '@stablesr/unet';
 
 function timesteps(fx: Fixture, name = 't'): number[] {
   const t = fx.input(name);
@@ -29,11 +29,12 @@ export function fixtureStructCond(fx: Fixture): StructCond {
 /** Kinds `stablesr.encoder` (README 7.6) and `stablesr.unet` (README 7.7). */
 export const modelKinds: ParityKinds = {
   'stablesr.encoder': {
-    async run(fx) {
+    async run(fx, env) {
       const enc = loadTimeAwareEncoder(pickConfig<EncoderUNetModelWTConfig>(fx.config, 'structcond_stage_config', fx.dir), fx.weights(0));
       const x = fx.inputNhwc('x') as tf.Tensor4D;
       try {
-        const sc = timeAwareEncoderForward(enc, x, timesteps(fx));
+        const net = compileTimeAwareEncoder(enc, env.engine);
+        const sc = await net.run(x, timesteps(fx)).finally(() => net.network.dispose());
         const outs: KindOutputs = {};
         for (const [w, f] of sc) outs[`struct_cond.${w}`] = nhwcToNchw(f);
         disposeStructCond(sc);
@@ -45,13 +46,14 @@ export const modelKinds: ParityKinds = {
     },
   },
   'stablesr.unet': {
-    async run(fx) {
+    async run(fx, env) {
       const unet = loadStableSRUNet(pickConfig<UNetModelDualcondV2Config>(fx.config, 'unet_config', fx.dir), fx.weights(0));
       const x = fx.inputNhwc('x') as tf.Tensor4D;
       const context = fx.input('context') as tf.Tensor3D;
       const sc = fixtureStructCond(fx);
       try {
-        const out = stableSRUNetForward(unet, x, timesteps(fx), context, sc);
+        const net = compileUNet(unet, env.engine, 'StableSR U-Net');
+        const out = await net.run(x, timesteps(fx), context, sc).finally(() => net.network.dispose());
         const eps = nhwcToNchw(out);
         out.dispose();
         return { eps };

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Fixture, InjectedNoise, type KindOutputs, type NoiseSource, type ParityKind, type ParityKinds } from '@stablesr/core';
+import { type Fixture, InjectedNoise, type KindOutputs, type NoiseSource, type ParityKind, type ParityKinds, type ParityEnv } from '@stablesr/core';
 import { type SamplerStepEvent, ddimStep, ddpmStep, sampleDdim, sampleDdpm } from '@stablesr/unet';
 import { adainColorFix } from '../adain.js';
 import { type Conditioning, windowEvaluator } from '../guidedDenoiser.js';
@@ -9,7 +9,7 @@ import { type SamplerSchedules, buildSchedules, noisedLatent, sampleLatent, srDe
 import { waveletColorFix } from '../waveletColorFix.js';
 
 /** Builds the SR networks of a sampler fixture (weights entry 0: the StableSR checkpoint, 1: CFW). */
-export type FixtureModelsLoader = (fx: Fixture) => Promise<{ models: SRModels; dispose(): void }>;
+export type FixtureModelsLoader = (fx: Fixture, env: ParityEnv) => Promise<{ models: SRModels; dispose(): void }>;
 
 const nchw = (t: tf.Tensor4D): tf.Tensor4D => tf.transpose(t, [0, 3, 1, 2]);
 
@@ -72,7 +72,7 @@ interface KindScope {
 }
 
 /** Loads the models and conditioning, runs `body`, and releases everything but the outputs (those too on failure). */
-async function runKind(fx: Fixture, load: FixtureModelsLoader, body: (s: KindScope) => Promise<void>): Promise<KindOutputs> {
+async function runKind(fx: Fixture, load: (fx: Fixture) => ReturnType<FixtureModelsLoader>, body: (s: KindScope) => Promise<void>): Promise<KindOutputs> {
   const { models, dispose } = await load(fx);
   const cond = conditioning(fx);
   const out: KindOutputs = {};
@@ -102,7 +102,7 @@ function recordStep(out: KindOutputs, f: Flavour, k: number, x: tf.Tensor4D, pre
 }
 
 /** Free-running: the reference script end to end with the recorded noise injected in order. */
-function runFree(fx: Fixture, f: Flavour, load: FixtureModelsLoader): Promise<KindOutputs> {
+function runFree(fx: Fixture, f: Flavour, load: (fx: Fixture) => ReturnType<FixtureModelsLoader>): Promise<KindOutputs> {
   const c = cfgOf(fx) as Record<string, number> & { parameterization: 'eps' | 'v' };
   return runKind(fx, load, async ({ models, cond, out, keep }) => {
     const noise = fx.noise();
@@ -183,7 +183,7 @@ function drawAt(fx: Fixture, i: number): NoiseSource {
 }
 
 /** Teacher-forced: every step from the stored previous latent; decode from the stored samples (README 5). */
-function runStepwise(fx: Fixture, f: Flavour, load: FixtureModelsLoader): Promise<KindOutputs> {
+function runStepwise(fx: Fixture, f: Flavour, load: (fx: Fixture) => ReturnType<FixtureModelsLoader>): Promise<KindOutputs> {
   const c = cfgOf(fx) as Record<string, number> & { parameterization: 'eps' | 'v' };
   return runKind(fx, load, async ({ models, cond, out, keep }) => {
     const sched = schedulesOf(fx, f);
@@ -226,7 +226,7 @@ function runStepwise(fx: Fixture, f: Flavour, load: FixtureModelsLoader): Promis
 }
 
 function kind(f: Flavour, load: FixtureModelsLoader): ParityKind {
-  return { run: (fx) => runFree(fx, f, load), stepwise: (fx) => runStepwise(fx, f, load) };
+  return { run: (fx, env) => runFree(fx, f, (x) => load(x, env)), stepwise: (fx, env) => runStepwise(fx, f, (x) => load(x, env)) };
 }
 
 /** The four StableSR sampler kinds (README 7.12–7.15) over a model loader. */

@@ -106,7 +106,7 @@ export async function generateLatents(opts: GenerateLatentsOptions): Promise<Gen
     let cond = opts.context;
     if (!cond) {
       if (!opts.text) throw new Error('generateLatents: give either `context` or a `text` conditioner and a `prompt`');
-      cond = opts.text.encode(asList(opts.prompt, B, 'prompt'));
+      cond = await opts.text.encode(asList(opts.prompt, B, 'prompt'));
       owned.push(cond);
     }
     if (cond.shape[0] !== B) throw new Error(`context has ${cond.shape[0]} rows for batchSize ${B}`);
@@ -115,7 +115,7 @@ export async function generateLatents(opts: GenerateLatentsOptions): Promise<Gen
       uncond = opts.uncondContext;
       if (!uncond) {
         if (!opts.text) throw new Error('generateLatents: guidance needs `uncondContext` or a `text` conditioner');
-        uncond = opts.text.encode(asList(opts.negativePrompt, B, 'negativePrompt'));
+        uncond = await opts.text.encode(asList(opts.negativePrompt, B, 'negativePrompt'));
         owned.push(uncond);
       }
     }

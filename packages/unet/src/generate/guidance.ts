@@ -3,7 +3,7 @@ import { type DenoiseFn, type SamplerPosition } from '../samplers/types.js';
 
 /** Turns prompts into the cross-attention context [N, tokens, width]; the text package's `TextConditioner` is one. */
 export interface PromptEncoder {
-  encode(prompts: readonly string[]): tf.Tensor3D;
+  encode(prompts: readonly string[]): tf.Tensor3D | Promise<tf.Tensor3D>;
 }
 
 /**

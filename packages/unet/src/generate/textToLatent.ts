@@ -3,6 +3,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type BackendChoice,
+  type CompiledNetwork,
+  type EngineInfo,
+  type EngineOptions,
   type NoiseSource,
   type WeightPlacement,
   type ProgressCallback,
@@ -12,14 +15,16 @@ import {
   buildModuleOn,
   float32Bytes,
   initBackend,
+  compileNetwork,
   openWeights,
+  resolveEngine,
   weightsOnHost,
-  withWeights,
 } from '@stablesr/core';
-import { type AutoencoderKL, decode, diffusersVaeView, disposeAutoencoderKL, downsamplingFactor, loadAutoencoderKL } from '@stablesr/vae';
+import { type AutoencoderKL, decodeOps, diffusersVaeView, disposeAutoencoderKL, downsamplingFactor, loadAutoencoderKL } from '@stablesr/vae';
 import { diffusersUNetView } from '../model/diffusersKeys.js';
 import { UNET_DEFAULTS, type UNetConfig } from '../model/unetConfig.js';
-import { type UNet, disposeUNet, loadUNet, unetForward } from '../model/unetModel.js';
+import { type UNet, disposeUNet, loadUNet } from '../model/unetModel.js';
+import { type UNetNetwork, compileUNet } from '../model/unetNetwork.js';
 import { getSampler } from '../samplers/registry.js';
 import { type SamplerStepCallback } from '../samplers/types.js';
 import { type DiffusionSchedule, registerSchedule } from '../schedule/registerSchedule.js';
@@ -37,7 +42,8 @@ import {
 } from './textToLatentConfig.js';
 
 /** Parameters of {@link TextToLatent.load}. */
-export interface TextToLatentLoadOptions {
+/** Loading options; the engine options choose what runs the networks (default: ONNX Runtime when it loads). */
+export interface TextToLatentLoadOptions extends EngineOptions {
   /**
    * Single-file SD checkpoint (`.ckpt` / `.safetensors`) holding `model.diffusion_model.*` and usually
    * `first_stage_model.*` and `cond_stage_model.*`; or a diffusers pipeline folder (`unet/`, `vae/`, `text_encoder/`,
@@ -209,17 +215,24 @@ export class TextToLatent {
   readonly downsampling: number;
   /** Image sides must be multiples of this: VAE factor × U-Net 2^(levels−1). */
   readonly sizeMultiple: number;
+  /** The engine that runs the networks. */
+  readonly engine: EngineInfo;
   private readonly unet: UNet;
+  private readonly unetNet: UNetNetwork;
   private readonly text: TextConditioner;
   private readonly vae: AutoencoderKL | undefined;
+  private readonly vaeDecoder: CompiledNetwork | undefined;
   private readonly schedule: DiffusionSchedule;
   private disposed = false;
 
-  private constructor(config: TextToLatentConfig, unet: UNet, text: TextConditioner, vae: AutoencoderKL | undefined) {
+  private constructor(config: TextToLatentConfig, engine: EngineInfo, unet: UNet, text: TextConditioner, vae: AutoencoderKL | undefined) {
     this.config = config;
+    this.engine = engine;
     this.unet = unet;
+    this.unetNet = compileUNet(unet, engine);
     this.text = text;
     this.vae = vae;
+    this.vaeDecoder = vae && compileNetwork({ name: 'VAE decoder', module: vae, uploadWhole: true, forward: (ops, [z]) => [decodeOps(ops, vae, z!)] }, engine);
     const { downsampling, multiple } = sizeFactors(config);
     this.downsampling = downsampling;
     this.sizeMultiple = multiple;
@@ -234,6 +247,7 @@ export class TextToLatent {
    */
   static async load(opts: TextToLatentLoadOptions): Promise<TextToLatent> {
     if (opts.backend !== undefined) await initBackend(opts.backend);
+    const engine = await resolveEngine(opts);
     const config = resolveTextToLatentConfig(opts);
     const pipelineDir = isDir(opts.checkpoint) ? opts.checkpoint : undefined;
     const tokenizer = opts.tokenizer ?? (pipelineDir && isDir(join(pipelineDir, 'tokenizer')) ? join(pipelineDir, 'tokenizer') : undefined);
@@ -277,11 +291,12 @@ export class TextToLatent {
 
       // Host weights are built on the cpu backend (nothing enters the backend while loading); each call uploads
       // what it needs: the U-Net one layer at a time, the text tower and the VAE whole.
-      const onHost = weightsOnHost(opts.weights, float32Bytes(uView));
+      // ONNX Runtime reads every network's weights from the host.
+      const onHost = engine.engine === 'onnxruntime' || weightsOnHost(opts.weights, float32Bytes(uView));
       unet = await buildModuleOn(onHost, () => loadUNet(u, uView));
-      text = await buildModuleOn(onHost, () => TextConditioner.load({ encoder: t.spec, weights: t.view, tokenizer }));
+      text = await buildModuleOn(onHost, () => TextConditioner.load({ encoder: t.spec, weights: t.view, tokenizer, engine }));
       if (vView) vae = await buildModuleOn(onHost, () => loadAutoencoderKL(config.first_stage_config, vView, { scaleFactor: config.scale_factor }));
-      return new TextToLatent(config, unet, text, vae);
+      return new TextToLatent(config, engine, unet, text, vae);
     } catch (e) {
       if (unet) disposeUNet(unet);
       text?.dispose();
@@ -309,7 +324,7 @@ export class TextToLatent {
     if (opts.decode && !this.vae) throw new Error('decode needs the first-stage VAE, but the checkpoint has no first_stage_model.* tensors; give the VAE weights (vae / --vae)');
     const vae = this.vae;
     return generateLatents({
-      unet: (x, t, c) => unetForward(this.unet, x, t, c),
+      unet: (x, t, c) => this.unetNet.run(x, t, c),
       parameterization: this.config.parameterization,
       text: this.text,
       ...(opts.prompt !== undefined && { prompt: opts.prompt }),
@@ -326,7 +341,7 @@ export class TextToLatent {
       schedule: this.schedule,
       ...(opts.seed !== undefined && { seed: opts.seed }),
       ...(opts.noise !== undefined && { noise: opts.noise }),
-      ...(opts.decode && vae ? { decode: (z: tf.Tensor4D) => withWeights(vae, () => decode(vae, z)) } : {}),
+      ...(opts.decode && this.vaeDecoder ? { decode: async (z: tf.Tensor4D) => (await this.vaeDecoder!.run([z]))[0] as tf.Tensor4D } : {}),
       scaleFactor: this.config.scale_factor,
       ...(opts.onStep !== undefined && { onStep: opts.onStep }),
       ...(opts.onProgress !== undefined && { onProgress: opts.onProgress }),
@@ -338,6 +353,8 @@ export class TextToLatent {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    void this.unetNet.network.dispose();
+    void this.vaeDecoder?.dispose();
     disposeUNet(this.unet);
     this.text.dispose();
     if (this.vae) disposeAutoencoderKL(this.vae);

@@ -13,3 +13,4 @@ export * from './spatialTransformer.js';
 export * from './attentionBlock.js';
 export * from './unetModel.js';
 export * from './diffusersKeys.js';
+export * from './unetNetwork.js';

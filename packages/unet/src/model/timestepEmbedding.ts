@@ -24,3 +24,12 @@ export function timestepEmbedding(timesteps: ArrayLike<number>, dim: number, max
   }
   return tf.tensor2d(out, [b, dim]);
 }
+
+/**
+ * {@link timestepEmbedding} for a batch of `b` rows: one timestep per row, or a single one used for every row
+ * (`what` names the network in the error otherwise).
+ */
+export function batchTimestepEmbedding(timesteps: ArrayLike<number>, b: number, dim: number, what: string): tf.Tensor2D {
+  if (timesteps.length !== b && timesteps.length !== 1) throw new Error(`${what}: ${timesteps.length} timesteps for a batch of ${b}`);
+  return timestepEmbedding(timesteps.length === b ? timesteps : Array.from({ length: b }, () => timesteps[0]!), dim);
+}

@@ -7,7 +7,7 @@ import { GROUP_NORM32_EPS, type ResBlock, loadResBlock, resBlockForwardOps } fro
 import { type ResBlockCond, type UNetExtension } from './resBlockModulation.js';
 import { type SpatialTransformer, loadSpatialTransformer, spatialTransformerForwardOps } from './spatialTransformer.js';
 import { type TimeEmbed, loadTimeEmbed, timeEmbedForwardOps } from './timeEmbed.js';
-import { timestepEmbedding } from './timestepEmbedding.js';
+import { batchTimestepEmbedding } from './timestepEmbedding.js';
 import { UNET_DEFAULTS, type UNetConfig } from './unetConfig.js';
 import { type Upsample, loadUpsample, upsampleForwardOps } from './upsample.js';
 
@@ -310,10 +310,7 @@ export function unetForwardOps<T>(ops: Ops<T>, unet: UNet, x: T, tEmb: T, contex
  * every row); the sinusoidal embedding is computed here. Returns NHWC [B, H, W, out_channels].
  */
 export function unetForward(unet: UNet, x: tf.Tensor4D, timesteps: ArrayLike<number>, context?: tf.Tensor3D, cond?: ResBlockCond<tf.Tensor>, opts: UNetForwardOptions = {}): tf.Tensor4D {
-  const b = x.shape[0];
-  if (timesteps.length !== b && timesteps.length !== 1) throw new Error(`U-Net: ${timesteps.length} timesteps for a batch of ${b}`);
-  const ts = timesteps.length === b ? timesteps : Array.from({ length: b }, () => timesteps[0]!);
-  const tEmb = timestepEmbedding(ts, unet.time_embed.modelChannels);
+  const tEmb = batchTimestepEmbedding(timesteps, x.shape[0], unet.time_embed.modelChannels, 'U-Net');
   try {
     return unetForwardOps(tfjsOps, unet, x, tEmb, context, cond, opts) as tf.Tensor4D;
   } finally {

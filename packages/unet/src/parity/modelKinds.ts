@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type Fixture, type ParityKinds, nhwcToNchw } from '@stablesr/core';
 import { pickConfig, type UNetConfig } from '../model/unetConfig.js';
-import { disposeUNet, loadUNet, unetForward } from '../model/unetModel.js';
+import { disposeUNet, loadUNet } from '../model/unetModel.js';
+import { compileUNet } from '../model/unetNetwork.js';
 
 /** Timesteps of a fixture input as plain numbers. */
 export function fixtureTimesteps(fx: Fixture, name = 't'): number[] {
@@ -16,13 +17,14 @@ export function fixtureTimesteps(fx: Fixture, name = 't'): number[] {
 /** Kind `unet` (README 7.5): plain SD-2.x `UNetModel.forward(x, timesteps=t, context=context)` → `eps`. */
 export const modelKinds: ParityKinds = {
   unet: {
-    async run(fx) {
+    async run(fx, env) {
       const unet = loadUNet(pickConfig<UNetConfig>(fx.config, 'unet_config', fx.dir), fx.weights(0));
       try {
         const x = fx.inputNhwc('x') as tf.Tensor4D;
         const context = fx.input('context') as tf.Tensor3D;
         try {
-          const out = unetForward(unet, x, fixtureTimesteps(fx), context);
+          const net = compileUNet(unet, env.engine);
+          const out = await net.run(x, fixtureTimesteps(fx), context).finally(() => net.network.dispose());
           const eps = nhwcToNchw(out);
           out.dispose();
           return { eps };

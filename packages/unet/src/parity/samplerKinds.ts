@@ -1,7 +1,7 @@
-import { type Fixture, type KindOutputs, type ParityKind, type ParityKinds } from '@stablesr/core';
-import { decode, disposeAutoencoderKL, loadAutoencoderKL, parseAutoencoderKLConfig } from '@stablesr/vae';
+import { type Fixture, type KindOutputs, type ParityKind, type ParityKinds, compileNetwork } from '@stablesr/core';
+import { decodeOps, disposeAutoencoderKL, loadAutoencoderKL, parseAutoencoderKLConfig } from '@stablesr/vae';
 import * as tf from '@tensorflow/tfjs-core';
-import { type UNetConfig, disposeUNet, loadUNet, pickConfig, unetForward } from '../model/index.js';
+import { type UNetConfig, compileUNet, disposeUNet, loadUNet, pickConfig } from '../model/index.js';
 import { txt2imgDdimKind } from './txt2imgKind.js';
 import {
   type BetaScheduleKind,
@@ -89,16 +89,30 @@ function modelConfig(fx: Fixture): Record<string, unknown> {
 
 /** README 7.16, with the plain SD-2.x U-Net (weights entry 0) and the first-stage VAE (weights entry 1). */
 const txt2imgDdim = txt2imgDdimKind({
-  loadUNet(fx) {
+  loadUNet(fx, engine) {
     const unet = loadUNet(pickConfig<UNetConfig>(modelConfig(fx), 'unet_config', 'the U-Net'), fx.weights(0));
-    return { forward: (x, t, c) => unetForward(unet, x, t, c), dispose: () => disposeUNet(unet) };
+    const net = compileUNet(unet, engine);
+    return {
+      forward: (x, t, c) => net.run(x, t, c),
+      dispose: () => {
+        void net.network.dispose();
+        disposeUNet(unet);
+      },
+    };
   },
-  loadDecoder(fx) {
+  loadDecoder(fx, engine) {
     const model = modelConfig(fx);
     const vae = loadAutoencoderKL(parseAutoencoderKLConfig(pickConfig(model, 'first_stage_config', 'the autoencoder'), `${fx.dir}: first_stage_config`), fx.weights(1), {
       ...(typeof model.scale_factor === 'number' ? { scaleFactor: model.scale_factor } : {}),
     });
-    return { decode: (z) => decode(vae, z), dispose: () => disposeAutoencoderKL(vae) };
+    const net = compileNetwork({ name: 'VAE decoder', module: vae, forward: (ops, [z]) => [decodeOps(ops, vae, z!)] }, engine);
+    return {
+      decode: async (z) => (await net.run([z]))[0] as tf.Tensor4D,
+      dispose: () => {
+        void net.dispose();
+        disposeAutoencoderKL(vae);
+      },
+    };
   },
 });
 

@@ -45,7 +45,7 @@ export const textKinds: ParityKinds = {
     },
   },
   'text.encode': {
-    async run(fx) {
+    async run(fx, env) {
       const embedder = required<{ layer?: OpenClipLayer }>(fx, 'cond_stage_config');
       const modelCfg = required<{ text_cfg: OpenClipTextCfg; quick_gelu?: boolean }>(fx, 'open_clip_model_cfg');
       const layer = embedder.layer ?? 'last';
@@ -56,6 +56,7 @@ export const textKinds: ParityKinds = {
         encoder: { type: 'open_clip', text_cfg: modelCfg.text_cfg, layer, quick_gelu: modelCfg.quick_gelu ?? false },
         weights: fx.weights(0),
         tokenizer: vocabularyPath(fx),
+        engine: env.engine,
       });
       try {
         // The tower's parity is only meaningful if it sees the reference's ids: check them before encoding.
@@ -63,7 +64,7 @@ export const textKinds: ParityKinds = {
         const ours = flatten(text.tokenizer.tokenize(prompts));
         const firstDiff = ours.findIndex((v, i) => v !== ids[i]);
         if (firstDiff >= 0 || ours.length !== ids.length) throw new Error(`${fx.dir}: tokenizer ids differ from the fixture's "ids" input (first at flat index ${firstDiff})`);
-        return { z: text.encode(prompts) };
+        return { z: await text.encode(prompts) };
       } finally {
         text.dispose();
       }

@@ -1,4 +1,4 @@
-import { type Fixture, InjectedNoise, type KindOutputs, type ParityKind, nhwcToNchw } from '@stablesr/core';
+import { type EngineInfo, type Fixture, InjectedNoise, type KindOutputs, type ParityKind, nhwcToNchw } from '@stablesr/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { type ConditionedUNet, generateLatents, guidedDenoiser } from '../generate/index.js';
 import { type Parameterization, ddimStep } from '../samplers/index.js';
@@ -10,9 +10,9 @@ import { type DiffusionSchedule, ddimSchedule, registerSchedule } from '../sched
  * that sampling code does not depend on the model internals.
  */
 export interface Txt2ImgNetworks {
-  loadUNet(fx: Fixture): { forward: ConditionedUNet; dispose(): void };
+  loadUNet(fx: Fixture, engine: EngineInfo): { forward: ConditionedUNet; dispose(): void };
   /** `decode(z)` of the first-stage autoencoder (z already divided by the scale factor), NHWC. */
-  loadDecoder(fx: Fixture): { decode(z: tf.Tensor4D): tf.Tensor4D | Promise<tf.Tensor4D>; dispose(): void };
+  loadDecoder(fx: Fixture, engine: EngineInfo): { decode(z: tf.Tensor4D): tf.Tensor4D | Promise<tf.Tensor4D>; dispose(): void };
 }
 
 interface Txt2ImgConfig {
@@ -82,10 +82,10 @@ interface KindScope {
 }
 
 /** Loads the networks and contexts, runs `body`, and releases everything but the outputs (those too on failure). */
-async function runKind(fx: Fixture, nets: Txt2ImgNetworks, body: (s: KindScope) => Promise<void>): Promise<KindOutputs> {
+async function runKind(fx: Fixture, engine: EngineInfo, nets: Txt2ImgNetworks, body: (s: KindScope) => Promise<void>): Promise<KindOutputs> {
   const cfg = readConfig(fx);
-  const unet = nets.loadUNet(fx);
-  const dec = nets.loadDecoder(fx);
+  const unet = nets.loadUNet(fx, engine);
+  const dec = nets.loadDecoder(fx, engine);
   const { cond, uncond } = contexts(fx, cfg);
   const out: KindOutputs = {};
   try {
@@ -104,8 +104,8 @@ async function runKind(fx: Fixture, nets: Txt2ImgNetworks, body: (s: KindScope) 
 /** README 7.16: SD-2.x `txt2img.py` DDIM (upstream "+1" timesteps) with classifier-free guidance, then decode. */
 export function txt2imgDdimKind(nets: Txt2ImgNetworks): ParityKind {
   return {
-    run(fx) {
-      return runKind(fx, nets, async ({ cfg, unet, dec, cond, uncond, out }) => {
+    run(fx, env) {
+      return runKind(fx, env.engine, nets, async ({ cfg, unet, dec, cond, uncond, out }) => {
         const r = await generateLatents({
           unet: unet.forward,
           context: cond,
@@ -138,9 +138,9 @@ export function txt2imgDdimKind(nets: Txt2ImgNetworks): ParityKind {
     },
 
     /** Teacher-forced: step k from the stored x.step<k−1> (step 0 from noise.0) with that step's recorded noise; decode the stored samples. */
-    stepwise(fx) {
+    stepwise(fx, env) {
       const specs = fx.manifest.noise ?? [];
-      return runKind(fx, nets, async ({ cfg, unet, dec, cond, uncond, out }) => {
+      return runKind(fx, env.engine, nets, async ({ cfg, unet, dec, cond, uncond, out }) => {
         const d = ddimSchedule(cfg.full, cfg.steps, cfg.eta, { discretize: 'uniform', upstreamPlusOne: true });
         const arrays = { ...d, timesteps: d.ddimTimesteps };
         const denoise = guidedDenoiser(unet.forward, cond, uncond, cfg.scale, (raw, at) => put(fx, out, `model_out.step${at.k}`, raw));

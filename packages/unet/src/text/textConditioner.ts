@@ -1,14 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Ops, type WeightView } from '@stablesr/core';
+import { type CompiledNetwork, type EngineInfo, type Ops, TFJS_PARITY_ENV, type WeightView, compileNetwork } from '@stablesr/core';
 import { type TokenizerSource } from './bpeVocabulary.js';
 import { ClipTokenizer } from './clipTokenizer.js';
-import { type ClipTextConfig, type ClipTextModel, clipTextForward, clipTextModelForwardOps, disposeClipTextModel, loadClipTextModel } from './clipTextModel.js';
+import { type ClipTextConfig, type ClipTextModel, clipTextModelForwardOps, disposeClipTextModel, loadClipTextModel } from './clipTextModel.js';
 import {
   type FrozenOpenClipEmbedder,
   type OpenClipLayer,
   type OpenClipTextCfg,
   disposeFrozenOpenClipEmbedder,
-  frozenOpenClipEncode,
   loadFrozenOpenClipEmbedder,
   openClipTextForwardOps,
 } from './openClipTextTower.js';
@@ -29,6 +28,8 @@ export interface TextConditionerOptions {
   weights: WeightView;
   /** A built tokenizer, or where to read one (open_clip BPE file or HF tokenizer folder, padding per family). */
   tokenizer: ClipTokenizer | TokenizerSource;
+  /** Engine the tower runs on (default: tfjs on the active backend). */
+  engine?: EngineInfo;
 }
 
 type Tower = { type: 'open_clip'; model: FrozenOpenClipEmbedder } | { type: 'hf_clip'; model: ClipTextModel };
@@ -47,11 +48,13 @@ export class TextConditioner {
   readonly tokenizer: ClipTokenizer;
   private readonly tower: Tower;
   private readonly emptyIds: Int32Array;
-  private emptyCache: tf.Tensor3D | undefined;
+  private emptyCache: Promise<tf.Tensor3D> | undefined;
   private disposed = false;
+  private readonly network: CompiledNetwork;
 
-  private constructor(tower: Tower, tokenizer: ClipTokenizer, contextLength: number, width: number) {
+  private constructor(tower: Tower, tokenizer: ClipTokenizer, contextLength: number, width: number, engine: EngineInfo) {
     this.tower = tower;
+    this.network = compileNetwork({ name: `text tower (${tower.type})`, module: tower.model, dtypes: ['int32'], forward: (ops, [ids]) => [this.encodeIdsOps(ops, ids!)] }, engine);
     this.tokenizer = tokenizer;
     this.contextLength = contextLength;
     this.width = width;
@@ -80,15 +83,15 @@ export class TextConditioner {
       tower = { type: 'hf_clip', model: loadClipTextModel(spec.config, view, { layer: spec.layer ?? 'last', layer_idx: spec.layer_idx }) };
       width = spec.config.hidden_size;
     }
-    return new TextConditioner(tower, tokenizer, contextLength, width);
+    return new TextConditioner(tower, tokenizer, contextLength, width, opts.engine ?? TFJS_PARITY_ENV.engine);
   }
 
   /** Runs the tower on token ids `[N, contextLength]` (int32) → `[N, contextLength, width]`; no caching. */
-  encodeIds(ids: tf.Tensor2D): tf.Tensor3D {
+  async encodeIds(ids: tf.Tensor2D): Promise<tf.Tensor3D> {
     this.assertLive();
-    const tower = this.tower;
+    if (ids.dtype !== 'int32') throw new Error(`text tower: token ids must be int32, got ${ids.dtype}`);
     // A tower kept on the host (moveWeightsToHost) is uploaded for the call by the forward's scope: prompts are encoded rarely.
-    return tower.type === 'open_clip' ? frozenOpenClipEncode(tower.model, ids) : clipTextForward(tower.model, ids);
+    return (await this.network.run([ids]))[0] as tf.Tensor3D;
   }
 
   /** {@link encodeIds} on any engine: the tower's generic forward on ids `[N, contextLength]` → `[N, contextLength, width]`. */
@@ -99,23 +102,23 @@ export class TextConditioner {
   }
 
   /** The empty prompt's embedding `[1, contextLength, width]` (a new tensor; the cached one stays owned here). */
-  emptyEmbedding(): tf.Tensor3D {
-    return tf.clone(this.cachedEmpty());
+  async emptyEmbedding(): Promise<tf.Tensor3D> {
+    return tf.clone(await this.cachedEmpty());
   }
 
   /**
    * Tokenizes (truncating prompts longer than the context, as the reference) and encodes `prompts` →
    * `[N, contextLength, width]`. Empty-prompt rows come from the cache; the rest run through the tower in one batch.
    */
-  encode(prompts: readonly string[]): tf.Tensor3D {
+  async encode(prompts: readonly string[]): Promise<tf.Tensor3D> {
     this.assertLive();
     if (prompts.length === 0) throw new Error('TextConditioner.encode: no prompts');
     const rows = this.tokenizer.tokenize(prompts);
     const isEmpty = rows.map((r) => r.every((id, i) => id === this.emptyIds[i]));
     const todo = rows.filter((_, i) => !isEmpty[i]);
-    const empty = isEmpty.some(Boolean) ? this.cachedEmpty() : undefined;
+    const empty = isEmpty.some(Boolean) ? await this.cachedEmpty() : undefined;
     if (todo.length === 0) return tf.tile(empty!, [rows.length, 1, 1]);
-    const encoded = this.encodeRows(todo);
+    const encoded = await this.encodeRows(todo);
     if (!empty) return encoded;
     return tf.tidy(() => {
       // Row 0 of `all` is the cached empty embedding, rows 1… the encoded prompts in order.
@@ -132,25 +135,32 @@ export class TextConditioner {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.emptyCache?.dispose();
+    void this.emptyCache?.then((t) => t.dispose(), () => {});
     this.emptyCache = undefined;
+    void this.network.dispose();
     if (this.tower.type === 'open_clip') disposeFrozenOpenClipEmbedder(this.tower.model);
     else disposeClipTextModel(this.tower.model);
   }
 
-  private encodeRows(rows: readonly Int32Array[]): tf.Tensor3D {
+  private async encodeRows(rows: readonly Int32Array[]): Promise<tf.Tensor3D> {
     const flat = new Int32Array(rows.length * this.contextLength);
     rows.forEach((r, i) => flat.set(r, i * this.contextLength));
     const ids = tf.tensor2d(flat, [rows.length, this.contextLength], 'int32');
     try {
-      return this.encodeIds(ids);
+      return await this.encodeIds(ids);
     } finally {
       ids.dispose();
     }
   }
 
-  private cachedEmpty(): tf.Tensor3D {
-    this.emptyCache ??= this.encodeRows([this.emptyIds]);
+  private cachedEmpty(): Promise<tf.Tensor3D> {
+    if (!this.emptyCache) {
+      const p = this.encodeRows([this.emptyIds]);
+      p.catch(() => {
+        if (this.emptyCache === p) this.emptyCache = undefined;
+      });
+      this.emptyCache = p;
+    }
     return this.emptyCache;
   }
 
