@@ -49,6 +49,8 @@ export class TextConditioner {
   private readonly tower: Tower;
   private readonly emptyIds: Int32Array;
   private emptyCache: Promise<tf.Tensor3D> | undefined;
+  /** The resolved {@link emptyCache}, so that dispose can release it at once. */
+  private emptyTensor: tf.Tensor3D | undefined;
   private disposed = false;
   private readonly network: CompiledNetwork;
 
@@ -135,8 +137,11 @@ export class TextConditioner {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    void this.emptyCache?.then((t) => t.dispose(), () => {});
+    this.emptyTensor?.dispose();
+    // Still being computed: released when it arrives.
+    if (!this.emptyTensor) void this.emptyCache?.then((t) => t.dispose(), () => {});
     this.emptyCache = undefined;
+    this.emptyTensor = undefined;
     void this.network.dispose();
     if (this.tower.type === 'open_clip') disposeFrozenOpenClipEmbedder(this.tower.model);
     else disposeClipTextModel(this.tower.model);
@@ -156,9 +161,14 @@ export class TextConditioner {
   private cachedEmpty(): Promise<tf.Tensor3D> {
     if (!this.emptyCache) {
       const p = this.encodeRows([this.emptyIds]);
-      p.catch(() => {
-        if (this.emptyCache === p) this.emptyCache = undefined;
-      });
+      p.then(
+        (t) => {
+          if (this.emptyCache === p) this.emptyTensor = t;
+        },
+        () => {
+          if (this.emptyCache === p) this.emptyCache = undefined;
+        },
+      );
       this.emptyCache = p;
     }
     return this.emptyCache;
