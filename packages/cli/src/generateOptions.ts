@@ -1,10 +1,11 @@
-import { BACKEND_CHOICES, OUTPUT_EXTENSIONS, type BackendChoice, WEIGHT_PLACEMENTS, type WeightPlacement } from '@stablesr/core';
+import { type EngineOptions, BACKEND_CHOICES, OUTPUT_EXTENSIONS, type BackendChoice, WEIGHT_PLACEMENTS, type WeightPlacement } from '@stablesr/core';
 import { TEXT_TO_LATENT_PRESETS, type TextToLatentPreset, checkTextToLatentOptions, resolveTextToLatentConfig } from '@stablesr/unet';
 import { extname } from 'node:path';
 import { requireFile, requireFileOrDir, requireWritableFile } from './options/checkPaths.js';
 import { parseChoice } from './options/parseChoice.js';
 import { parseCommandArgs } from './options/parseCommandArgs.js';
 import { parseFloatOption, parseIntOption } from './options/parseNumber.js';
+import { ENGINE_FLAGS, parseEngineFlags } from './options/engineOptions.js';
 import { UsageError } from './usageError.js';
 import { GENERATE_WEIGHTS_HINT } from './weightsHint.js';
 
@@ -31,6 +32,8 @@ export interface GenerateCliOptions {
   latentsOut: string;
   imageOut?: string;
   backend?: BackendChoice;
+  /** `--engine`, `--threads`, `--device`, `--no-prepack`. */
+  engine: EngineOptions;
   weights?: WeightPlacement;
   quiet: boolean;
   json: boolean;
@@ -55,6 +58,7 @@ const OPTIONS = {
   'latents-out': { type: 'string' },
   'image-out': { type: 'string' },
   backend: { type: 'string' },
+  ...ENGINE_FLAGS,
   weights: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   json: { type: 'boolean' },
@@ -90,6 +94,7 @@ export function parseGenerateArgs(args: string[]): GenerateCliOptions | 'help' {
     sampler,
     seed: parseIntOption('--seed', v.seed, { min: 0, max: 0xffffffff }) ?? GENERATE_DEFAULTS.seed,
     latentsOut: requireWritableFile('--latents-out', v['latents-out']),
+    engine: parseEngineFlags(v),
     quiet: v.quiet ?? false,
     json: v.json ?? false,
     verbose: v.verbose ?? false,

@@ -1,5 +1,7 @@
+import { ENGINE_HELP } from './options/engineOptions.js';
+
 /** `stablesr --help`. */
-export const MAIN_HELP = `stablesr — latent-diffusion super-resolution (StableSR) on TensorFlow.js
+export const MAIN_HELP = `stablesr — latent-diffusion super-resolution (StableSR) on ONNX Runtime or TensorFlow.js
 
 Usage:
   stablesr upscale <input> <output> --checkpoint FILE [options]   4× super-resolution of an image or a folder
@@ -56,12 +58,14 @@ Output:
   --format png|jpeg|webp|tiff  output format for folders (default: that of each input)
   --concurrency N          images processed at once for folders, 1…16 (default 1)
 Runtime:
-  --backend auto|wasm|cpu|tensorflow|tensorflow-gpu
+${ENGINE_HELP}
+  --backend auto|wasm|cpu|tensorflow|tensorflow-gpu   tfjs backend (the tfjs engine, and host math on every engine)
   --vae-tile-size N        images / latents larger than N pixels per side go through the VAE in tiles (default 512)
   --weights auto|backend|host   where the networks' weights live: host = JS memory, uploaded to the backend
                            per layer / call (default auto: host on wasm when the U-Net exceeds 1 GiB)
   --quiet                  no progress bar, no summary line
-  --json                   print a JSON result (outputs, sizes, backend, weights, seconds, peak memory) on stdout
+  --json                   print a JSON result (outputs, sizes, engine, timings per stage, steps, tiles, seconds,
+                           peak memory) on stdout
   --verbose                stack traces on errors
 
 Grayscale input is written back as grayscale; an alpha channel is upscaled separately (bicubic) and kept
@@ -89,4 +93,5 @@ export const GENERATE_HELP = `stablesr generate --prompt TEXT --checkpoint FILE 
   --latents-out FILE.safetensors   where the latents go (tensor "latents", NCHW, the sampler output
                            before the 1/0.18215 VAE scaling)                                  (required)
   --image-out FILE         also decode and write the image (.png .jpg .webp .tif)
-  --backend B  --weights W  --quiet  --json  --verbose   as for upscale`;
+  --engine E  --threads N  --device D  --no-prepack  --backend B  --weights W  --quiet  --json  --verbose
+                           as for upscale`;

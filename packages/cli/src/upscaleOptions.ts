@@ -1,4 +1,4 @@
-import { BACKEND_CHOICES, type BackendChoice, type ImageFormat, type QuantizeMode, QUANTIZE_MODES, WEIGHT_PLACEMENTS, type WeightPlacement } from '@stablesr/core';
+import { type EngineOptions, BACKEND_CHOICES, type BackendChoice, type ImageFormat, type QuantizeMode, QUANTIZE_MODES, WEIGHT_PLACEMENTS, type WeightPlacement } from '@stablesr/core';
 import { COLOR_FIX_KINDS, type ColorFixKind, STABLESR_PRESETS, type SamplerKind, type StableSRPreset } from '@stablesr/stablesr';
 import { extname } from 'node:path';
 import { requireFile, requireFileOrDir } from './options/checkPaths.js';
@@ -6,6 +6,7 @@ import { parseChoice } from './options/parseChoice.js';
 import { parseCommandArgs } from './options/parseCommandArgs.js';
 import { parseFloatOption, parseIntOption } from './options/parseNumber.js';
 import { planJobs, type UpscaleJob } from './upscaleJobs.js';
+import { ENGINE_FLAGS, parseEngineFlags } from './options/engineOptions.js';
 import { UsageError } from './usageError.js';
 import { UPSCALE_WEIGHTS_HINT } from './weightsHint.js';
 
@@ -49,6 +50,8 @@ export interface UpscaleCliOptions {
   patchSize?: number;
   patchStride?: number;
   backend?: BackendChoice;
+  /** `--engine`, `--threads`, `--device`, `--no-prepack`. */
+  engine: EngineOptions;
   quantize?: QuantizeMode;
   bitDepth: 8 | 16;
   format?: ImageFormat;
@@ -83,6 +86,7 @@ const OPTIONS = {
   'patch-size': { type: 'string' },
   'patch-stride': { type: 'string' },
   backend: { type: 'string' },
+  ...ENGINE_FLAGS,
   quantize: { type: 'string' },
   'bit-depth': { type: 'string' },
   format: { type: 'string' },
@@ -140,6 +144,7 @@ export function parseUpscaleArgs(args: string[]): UpscaleCliOptions | 'help' {
     checkpoint: requireFile('--checkpoint', v.checkpoint),
     bitDepth,
     concurrency: parseIntOption('--concurrency', v.concurrency, { min: 1, max: 16 }) ?? UPSCALE_DEFAULTS.concurrency,
+    engine: parseEngineFlags(v),
     quiet: v.quiet ?? false,
     json: v.json ?? false,
     verbose: v.verbose ?? false,

@@ -187,6 +187,9 @@ test('out-of-range and malformed numbers and choices → exit 2 naming the optio
     [['--bit-depth', '12'], /--bit-depth must be 8 or 16, got 12/],
     [['--quantize', 'floor'], /--quantize must be one of truncate, round/],
     [['--sampler', 'ddim', '--guidance=-1'], /--guidance must be ≥ 0/],
+    [['--engine', 'torch'], /--engine must be one of auto, onnxruntime, tfjs, got "torch"/],
+    [['--threads', '0'], /--threads must be ≥ 1, got 0/],
+    [['--device', 'tpu'], /--device must be one of cpu, cuda, got "tpu"/],
   ];
   for (const [extra, re] of cases) await failsWith(t, 2, re, ...up(...extra));
 });
@@ -199,6 +202,13 @@ test('conflicting flags → exit 2', async (t) => {
   await failsWith(t, 2, /--format jpeg contradicts the output file name .*out\.png/, ...up('--format', 'jpeg'));
   await failsWith(t, 2, /--bit-depth 16 needs PNG output, not jpeg/, 'upscale', IN, join(dir, 'o.jpg'), '--checkpoint', CKPT, '--bit-depth', '16');
   await failsWith(t, 2, /--concurrency applies to folders only/, ...up('--concurrency', '2'));
+  await failsWith(t, 2, /--engine tfjs: --device applies to the onnxruntime engine only/, ...up('--engine', 'tfjs', '--device', 'cuda'));
+});
+
+test('a forced device that cannot start → exit 2 naming it and how to get it, before any weight is read', async (t) => {
+  // This machine has no CUDA provider for ONNX Runtime (CI never has one).
+  await failsWith(t, 2, /^stablesr: --device cuda: ONNX Runtime's CUDA provider is not installed .*ONNXRUNTIME_NODE_INSTALL=cuda12/, 'upscale', IN, join(dir, 'cuda.png'), ...TINY, '--device', 'cuda');
+  t.false(existsSync(join(dir, 'cuda.png')));
 });
 
 test('generate validates its options', async (t) => {
@@ -265,6 +275,14 @@ test('a real upscale of a 16×16 image with the tiny fixture model (2 DDPM steps
   t.is(res.images[0].seed, 7);
   t.true(res.images[0].seconds >= 0);
   t.true(res.peakRssBytes > 0);
+  // What ran, and where the time went: the stages add up to no more than the image's wall time.
+  t.true(['onnxruntime', 'tfjs'].includes(res.engine.engine), JSON.stringify(res.engine));
+  t.true(res.engine.threads >= 1);
+  t.true(res.loadSeconds > 0);
+  const tm = res.images[0].timings;
+  for (const k of ['load', 'encode', 'sample', 'decode', 'total']) t.true(tm[k] >= 0, `timings.${k} = ${tm[k]}`);
+  t.true(tm.sample > 0 && tm.encode + tm.sample + tm.decode + tm.load <= tm.total + 0.02, JSON.stringify(tm));
+  t.deepEqual([res.images[0].steps, res.images[0].tiles], [2, 1]);
   const got = await samples(out);
   t.deepEqual([got.width, got.height, got.channels, got.depth], [64, 64, 3, 'uchar']);
   const ref = await tiny.upscale(IN, { steps: 2, seed: 7 });
@@ -316,7 +334,7 @@ test('a folder of images is upscaled into a new folder with a summary line', asy
     const m = await sharp(join(outDir, f)).metadata();
     t.deepEqual([m.format, m.width, m.height], ['png', 64, 64], f);
   }
-  t.regex(r.out.at(-1) ?? '', /^upscaled 2 of 2 images into .*batch-out in [\d.]+ s \(backend \w+, peak memory [\d.]+ [kMG]?B\)$/);
+  t.regex(r.out.at(-1) ?? '', /^upscaled 2 of 2 images into .*batch-out in [\d.]+ s \((onnxruntime \(cpu, \d+ threads?\)|tfjs \(\w+\)), peak memory [\d.]+ [kMG]?B\)$/);
   // --json for a folder: one entry per image, in name order.
   const outJson = join(dir, 'batch-json');
   const j = await run('upscale', IMAGES, outJson, ...TINY, '--steps', '1', '--json');

@@ -1,8 +1,9 @@
-import { encodeSafetensors, initBackend, writeFileAtomic, writeImage } from '@stablesr/core';
+import { type EngineInfo, encodeSafetensors, initBackend, writeFileAtomic, writeImage } from '@stablesr/core';
 import { rmSync } from 'node:fs';
 import type { CliIo } from '../cliIo.js';
 import type { GenerateCliOptions } from '../generateOptions.js';
 import { loadTextToLatent, type TextToLatentOptions } from '../generator.js';
+import { describeEngine, startEngine } from '../options/engineOptions.js';
 import { ProgressBar } from '../progressBar.js';
 import { formatBytes, peakRssBytes } from '../resourceUsage.js';
 
@@ -10,6 +11,8 @@ export interface GenerateRunResult {
   command: 'generate';
   ok: true;
   backend: string;
+  /** What ran the networks: engine, provider (ONNX Runtime device or tfjs backend) and threads. */
+  engine: Pick<EngineInfo, 'engine' | 'provider' | 'threads'>;
   seconds: number;
   peakRssBytes: number;
   latentsOut: string;
@@ -41,10 +44,12 @@ export async function nhwcToNchwData(t: TensorLike): Promise<{ shape: number[]; 
 export async function generateCommand(opts: GenerateCliOptions, io: CliIo): Promise<number> {
   const t0 = performance.now();
   const backend = await initBackend(opts.backend);
+  const engine = await startEngine(opts.engine);
   const bar = new ProgressBar(opts.quiet ? undefined : io.progress);
   const gen = await loadTextToLatent({
     checkpoint: opts.checkpoint,
     backend: backend.name,
+    ...opts.engine,
     ...(opts.config !== undefined && { config: opts.config }),
     ...(opts.preset !== undefined && { preset: opts.preset }),
     ...(opts.textEncoder !== undefined && { textEncoder: opts.textEncoder }),
@@ -108,9 +113,9 @@ export async function generateCommand(opts: GenerateCliOptions, io: CliIo): Prom
     bar.clear();
     gen.dispose();
   }
-  const run: GenerateRunResult = { command: 'generate', ok: true, backend: backend.name, seconds: Math.round((performance.now() - t0) / 100) / 10, peakRssBytes: peakRssBytes(), latentsOut: opts.latentsOut, ...result };
+  const run: GenerateRunResult = { command: 'generate', ok: true, backend: backend.name, engine: { engine: engine.engine, provider: engine.provider, threads: engine.threads }, seconds: Math.round((performance.now() - t0) / 100) / 10, peakRssBytes: peakRssBytes(), latentsOut: opts.latentsOut, ...result };
   if (opts.imageOut) run.imageOut = opts.imageOut;
   if (opts.json) io.out(JSON.stringify(run, null, 2));
-  else if (!opts.quiet) io.out(`wrote ${opts.latentsOut} (latents [${run.latentShape.join(', ')}])${run.imageOut ? ` and ${run.imageOut}` : ''} in ${run.seconds.toFixed(1)} s (backend ${run.backend}, peak memory ${formatBytes(run.peakRssBytes)})`);
+  else if (!opts.quiet) io.out(`wrote ${opts.latentsOut} (latents [${run.latentShape.join(', ')}])${run.imageOut ? ` and ${run.imageOut}` : ''} in ${run.seconds.toFixed(1)} s (${describeEngine(run.engine)}, peak memory ${formatBytes(run.peakRssBytes)})`);
   return 0;
 }

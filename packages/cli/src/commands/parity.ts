@@ -2,7 +2,7 @@ import { type EngineOptions, formatParityLine, initBackend, listFixtures, runFix
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { allParityKinds } from '../kinds.js';
-import { startEngine } from '../options/engineOptions.js';
+import { describeEngine, startEngine } from '../options/engineOptions.js';
 import { UsageError } from '../usageError.js';
 
 export interface ParityOptions {
@@ -20,7 +20,7 @@ export async function parityCommand(opts: ParityOptions): Promise<number> {
   const dirs = opts.dirs.flatMap(expandFixtureRoot);
   const backend = await initBackend(opts.backend);
   const engine = await startEngine(opts.engine ?? {});
-  opts.out(engine.engine === 'onnxruntime' ? `engine: onnxruntime (${engine.provider}, ${engine.threads} threads)` : `engine: tfjs (backend ${backend.name})`);
+  opts.out(`engine: ${describeEngine(engine)}`);
   let passed = 0;
   let failed = 0;
   for (const dir of dirs) {

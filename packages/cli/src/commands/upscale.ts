@@ -1,9 +1,11 @@
-import { initBackend, probeImage, writeImage, type ImageInfo, type ProgressCallback } from '@stablesr/core';
+import { type EngineInfo, initBackend, probeImage, writeImage, type ImageInfo, type ProgressCallback } from '@stablesr/core';
+import { type UpscaleTimings } from '@stablesr/stablesr';
 import { StableSR, type UpscaleOptions } from '@stablesr/stablesr';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import pLimit from 'p-limit';
 import type { CliIo } from '../cliIo.js';
+import { describeEngine, startEngine } from '../options/engineOptions.js';
 import { ProgressBar } from '../progressBar.js';
 import { formatBytes, peakRssBytes } from '../resourceUsage.js';
 import type { UpscaleCliOptions } from '../upscaleOptions.js';
@@ -21,6 +23,11 @@ export interface UpscaleImageResult {
   /** The seed the noise was drawn with. */
   seed?: number;
   seconds: number;
+  /** Seconds per stage (`load` = engine sessions built for this image). */
+  timings?: UpscaleTimings;
+  /** Sampling steps, and latent tiles per step (summed over pixel patches). */
+  steps?: number;
+  tiles?: number;
   error?: string;
 }
 
@@ -28,6 +35,10 @@ export interface UpscaleRunResult {
   command: 'upscale';
   ok: boolean;
   backend: string;
+  /** What ran the networks: engine, provider (ONNX Runtime device or tfjs backend) and threads. */
+  engine: Pick<EngineInfo, 'engine' | 'provider' | 'threads'>;
+  /** Seconds spent loading the model (files, networks, the empty prompt). */
+  loadSeconds: number;
   /** Where the networks' weights lived (see `--weights`). */
   weights: 'host' | 'backend';
   seconds: number;
@@ -53,10 +64,12 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
   }
 
   const backend = await initBackend(opts.backend);
+  const engine = await startEngine(opts.engine);
   const bar = new ProgressBar(opts.quiet ? undefined : io.progress);
   const sr = await StableSR.load({
     checkpoint: opts.checkpoint,
     backend: backend.name,
+    ...opts.engine,
     ...(opts.cfw !== undefined && { cfw: opts.cfw }),
     ...(opts.config !== undefined && { config: opts.config }),
     ...(opts.preset !== undefined && { preset: opts.preset }),
@@ -65,6 +78,7 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
     ...(opts.vaeTileSize !== undefined && { vaeTileSize: opts.vaeTileSize }),
     ...(opts.weights !== undefined && { weights: opts.weights }),
   });
+  const loadSeconds = round1((performance.now() - t0) / 1000);
   const results: UpscaleImageResult[] = [];
   const weights = sr.weights;
   try {
@@ -86,7 +100,8 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
   }
 
   const failed = results.filter((r) => r.error);
-  const run: UpscaleRunResult = { command: 'upscale', ok: failed.length === 0, backend: backend.name, weights, seconds: round1((performance.now() - t0) / 1000), peakRssBytes: peakRssBytes(), images: results };
+  const ran = { engine: engine.engine, provider: engine.provider, threads: engine.threads };
+  const run: UpscaleRunResult = { command: 'upscale', ok: failed.length === 0, backend: backend.name, engine: ran, loadSeconds, weights, seconds: round1((performance.now() - t0) / 1000), peakRssBytes: peakRssBytes(), images: results };
   if (opts.json) io.out(JSON.stringify(run, null, 2));
   else if (!opts.quiet) io.out(summary(run, opts));
   if (opts.batch) for (const f of failed) io.err(`stablesr: ${failure(f)}`);
@@ -112,6 +127,9 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
         evaluations: res.evaluations,
         ...(res.seed !== undefined && { seed: res.seed }),
         seconds: round1((performance.now() - start) / 1000),
+        timings: Object.fromEntries(Object.entries(res.timings).map(([k, v]) => [k, Math.round(v * 100) / 100])) as unknown as UpscaleTimings,
+        steps: res.steps,
+        tiles: res.tiles,
       };
     } catch (e) {
       // Ctrl-C stops the whole batch, not just this image; so does a bad option, which would fail every image.
@@ -193,7 +211,7 @@ function round1(x: number): number {
 }
 
 function summary(run: UpscaleRunResult, opts: UpscaleCliOptions): string {
-  const tail = `in ${run.seconds.toFixed(1)} s (backend ${run.backend}, peak memory ${formatBytes(run.peakRssBytes)})`;
+  const tail = `in ${run.seconds.toFixed(1)} s (${describeEngine(run.engine)}, peak memory ${formatBytes(run.peakRssBytes)})`;
   if (!opts.batch) {
     const r = run.images[0]!;
     return `wrote ${r.output}: ${size(r.inputSize)} → ${size(r.outputSize!)} ${tail}`;

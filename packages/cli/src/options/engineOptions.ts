@@ -37,6 +37,11 @@ export async function startEngine(o: EngineOptions): Promise<EngineInfo> {
   }
 }
 
+/** `onnxruntime (cpu, 2 threads)` / `tfjs (wasm)`, for summary lines. */
+export function describeEngine(e: Pick<EngineInfo, 'engine' | 'provider' | 'threads'>): string {
+  return e.engine === 'onnxruntime' ? `onnxruntime (${e.provider}, ${e.threads} thread${e.threads === 1 ? '' : 's'})` : `tfjs (${e.provider})`;
+}
+
 /** The help lines of the engine flags (shared by every command's help). */
 export const ENGINE_HELP = `  --engine auto|onnxruntime|tfjs   auto (default; also STABLESR_ENGINE): ONNX Runtime when its native binding loads, else tfjs
   --threads N              ONNX Runtime threads (default: all cores)

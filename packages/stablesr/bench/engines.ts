@@ -1,0 +1,226 @@
+// Every network of the released StableSR 512 model (preset `512`, synthetic weights of the real key names and
+// shapes) on each engine, side by side in one run: one forward each, seconds, GFLOP/s and the fraction of this
+// machine's fp32 peak. Each (network, engine) pair runs in its own process, so its peak RSS is its own.
+//   npm run bench -- engines                         U-Net + SPADE at the real 64×64 tile, time-aware encoder, VAE decode
+//                                                     of a 512² image, text tower; onnxruntime and tfjs (≈ 6 min)
+//   STABLESR_BENCH_ENGINES=onnxruntime npm run bench -- engines     one engine only
+//   STABLESR_BENCH_PARTS=unet,vae …                                 some networks only
+// FLOPs are counted by running each forward through a counting interpreter of the op interface (conv, linear and
+// attention matrix products, 2 FLOP per multiply-add), so the count is of the network that runs, not an estimate.
+import * as tf from '@tensorflow/tfjs-core';
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import {
+  type EngineName,
+  type Ops,
+  type WeightView,
+  SeededNoise,
+  buildOnHost,
+  compileNetwork,
+  initBackend,
+  resolveEngine,
+  syntheticSource,
+  weightsFromSource,
+} from '@stablesr/core';
+import { disposeFrozenOpenClipEmbedder, loadFrozenOpenClipEmbedder, openClipTextForwardOps, timestepEmbedding, unetForwardOps } from '@stablesr/unet';
+import { decodeOps, disposeAutoencoderKL, loadAutoencoderKL } from '@stablesr/vae';
+import { ENC_CFG, type Part, SEMB, TEXT_CFG, UNET_CFG, VAE_CFG, shapesOf } from './releasedModel.js';
+import { disposeTimeAwareEncoder, loadTimeAwareEncoder, timeAwareEncoderForwardOps } from '../src/timeAwareEncoder.js';
+import { loadStableSRUNet } from '../src/unetModelDualcondV2.js';
+import { disposeUNet } from '@stablesr/unet';
+
+/** fp32 peak of this machine: cores × clock × 64 FLOP/cycle (two AVX-512 FMA units), as DESIGN.md measures it. */
+const PEAK_GFLOPS = cpus().length * 2.6 * 64;
+type Net = 'unet' | 'structcond' | 'vae' | 'text';
+const LABEL: Record<Net, string> = {
+  unet: 'U-Net + SPADE, 64×64 latent (one 512² tile)',
+  structcond: 'time-aware encoder, 64×64 latent',
+  vae: 'VAE decode, 64×64 latent → 512² image',
+  text: 'OpenCLIP ViT-H text tower, 77 tokens',
+};
+
+/** A shape-only interpreter of the op interface that adds up multiply-adds of convs, linears and attention. */
+function flopCounter(): { ops: Ops<readonly number[]>; flops: () => number } {
+  let flops = 0;
+  const same = (x: readonly number[]) => x;
+  const last = (x: readonly number[], c: number) => [...x.slice(0, -1), c];
+  const ops: Ops<readonly number[]> = {
+    engine: 'onnx',
+    shape: same,
+    weight: (t) => t.shape,
+    conv2d: (c, [b, h, w]) => {
+      const pad = typeof c.padding === 'number' ? [c.padding, c.padding, c.padding, c.padding] : [c.padding[0][0], c.padding[0][1], c.padding[1][0], c.padding[1][1]];
+      const oh = Math.floor((h! + pad[0]! + pad[1]! - c.dilation * (c.kernelSize - 1) - 1) / c.stride) + 1;
+      const ow = Math.floor((w! + pad[2]! + pad[3]! - c.dilation * (c.kernelSize - 1) - 1) / c.stride) + 1;
+      flops += 2 * b! * oh * ow * c.outChannels * c.inChannels * c.kernelSize ** 2;
+      return [b!, oh, ow, c.outChannels];
+    },
+    groupNorm: (_, x) => x,
+    upsampleNearest2x: ([b, h, w, c]) => [b!, 2 * h!, 2 * w!, c!],
+    resizeNearest: ([b, , , c], h, w) => [b!, h, w, c!],
+    avgPool2x: ([b, h, w, c]) => [b!, Math.floor(h! / 2), Math.floor(w! / 2), c!],
+    toTokens: ([b, h, w, c]) => [b!, h! * w!, c!],
+    fromTokens: ([b, , c], h, w) => [b!, h, w, c!],
+    linear: (l, x) => {
+      flops += 2 * (x.reduce((a, d) => a * d, 1) / l.inFeatures) * l.inFeatures * l.outFeatures;
+      return last(x, l.outFeatures);
+    },
+    layerNorm: (_, x) => x,
+    attention: ([b, nq, c], [, nk], [, , cv]) => {
+      flops += 2 * b! * nq! * nk! * (c! + cv!);
+      return [b!, nq!, cv!];
+    },
+    embedding: (t, ids) => [...ids, t.shape[1]!],
+    gatherRows: ([b, , c]) => [b!, c!],
+    add: same,
+    sub: same,
+    mul: same,
+    scale: same,
+    addScalar: same,
+    addVector: same,
+    mulVector: same,
+    silu: same,
+    gelu: same,
+    quickGelu: same,
+    relu: same,
+    leakyRelu: same,
+    concat: (xs) => last(xs[0]!, xs.reduce((a, x) => a + x[x.length - 1]!, 0)),
+    split: (x, parts) => Array.from({ length: parts }, () => last(x, x[x.length - 1]! / parts)),
+    scope: (fn) => fn(),
+    release: () => {},
+  };
+  return { ops, flops: () => flops };
+}
+
+function normals(shape: number[], seed: number): tf.Tensor {
+  return tf.tensor(new SeededNoise(seed).normals(shape.reduce((a, b) => a * b, 1)), shape, 'float32');
+}
+
+async function view(part: Part): Promise<WeightView> {
+  return weightsFromSource(syntheticSource(await shapesOf(part), { seed: 1, origin: `synthetic ${part}` }));
+}
+
+interface Prepared {
+  module: object;
+  uploadWhole: boolean;
+  inputs: tf.Tensor[];
+  dtypes?: ('float32' | 'int32')[];
+  forward<T>(ops: Ops<T>, inputs: readonly T[]): readonly T[];
+  dispose(): void;
+}
+
+/** The network and its inputs, its weights on the host (as StableSR.load keeps them for onnxruntime and on wasm). */
+async function prepare(net: Net): Promise<Prepared> {
+  const lat = [1, 64, 64, 4];
+  switch (net) {
+    case 'unet': {
+      const v = await view('unet');
+      const unet = await buildOnHost(() => loadStableSRUNet(UNET_CFG, v.scope('model.diffusion_model.')));
+      const widths = [64, 32, 16, 8];
+      const inputs = [normals(lat, 1), timestepEmbedding([500], UNET_CFG.model_channels), normals([1, 77, 1024], 2), ...widths.map((w, i) => normals([1, w, w, SEMB], 3 + i))];
+      return {
+        module: unet,
+        uploadWhole: false,
+        inputs,
+        forward: (ops, [x, t, c, ...maps]) => [unetForwardOps(ops, unet, x!, t!, c!, new Map(maps.map((m) => [ops.shape(m)[2]!, m])))],
+        dispose: () => disposeUNet(unet),
+      };
+    }
+    case 'structcond': {
+      const v = await view('structcond');
+      const enc = await buildOnHost(() => loadTimeAwareEncoder(ENC_CFG, v.scope('structcond_stage_model.')));
+      return {
+        module: enc,
+        uploadWhole: true,
+        inputs: [normals(lat, 1), timestepEmbedding([500], ENC_CFG.model_channels)],
+        forward: (ops, [x, t]) => [...timeAwareEncoderForwardOps(ops, enc, x!, t!).values()],
+        dispose: () => disposeTimeAwareEncoder(enc),
+      };
+    }
+    case 'vae': {
+      const v = await view('vae');
+      const vae = await buildOnHost(() => loadAutoencoderKL(VAE_CFG, v.scope('first_stage_model.'), { strict: false }));
+      return { module: vae, uploadWhole: true, inputs: [normals(lat, 1)], forward: (ops, [z]) => [decodeOps(ops, vae, z!)], dispose: () => disposeAutoencoderKL(vae) };
+    }
+    case 'text': {
+      const v = await view('text');
+      const tower = await buildOnHost(() => loadFrozenOpenClipEmbedder(TEXT_CFG, v.scope('cond_stage_model.')));
+      const ids = new Int32Array(77);
+      ids[0] = 49406;
+      ids[1] = 320;
+      ids[2] = 49407;
+      return {
+        module: tower,
+        uploadWhole: false,
+        inputs: [tf.tensor2d(ids, [1, 77], 'int32')],
+        dtypes: ['int32'],
+        forward: (ops, [x]) => [openClipTextForwardOps(ops, tower, x!)],
+        dispose: () => disposeFrozenOpenClipEmbedder(tower),
+      };
+    }
+  }
+}
+
+/** Child: one network on one engine; prints a JSON row. */
+async function child(net: Net, engineName: EngineName): Promise<void> {
+  const backend = await initBackend('wasm');
+  const engine = await resolveEngine({ engine: engineName });
+  const p = await prepare(net);
+  const counter = flopCounter();
+  p.forward(counter.ops, p.inputs.map((t) => t.shape));
+  const compiled = compileNetwork({ name: LABEL[net], module: p.module, uploadWhole: p.uploadWhole, ...(p.dtypes ? { dtypes: p.dtypes } : {}), forward: p.forward }, engine);
+  const run = async (): Promise<number> => {
+    const t0 = performance.now();
+    const out = await compiled.run(p.inputs);
+    for (const t of out) t.dataSync();
+    tf.dispose(out);
+    return (performance.now() - t0) / 1000;
+  };
+  // The first call builds the engine session (ONNX graph + ORT session); the second is the step time.
+  const first = await run();
+  const seconds = await run();
+  const gflop = counter.flops() / 1e9;
+  console.log(
+    JSON.stringify({
+      net,
+      engine: engine.engine === 'onnxruntime' ? `onnxruntime ${engine.provider} ×${engine.threads}` : `tfjs ${backend.name}`,
+      firstCallSeconds: first,
+      buildSeconds: compiled.buildSeconds,
+      seconds,
+      gflop,
+      gflops: gflop / seconds,
+      peakFraction: gflop / seconds / PEAK_GFLOPS,
+      peakRssGiB: process.resourceUsage().maxRSS / 2 ** 20,
+    }),
+  );
+  await compiled.dispose();
+  p.dispose();
+  tf.dispose(p.inputs);
+}
+
+const [, , role, netArg, engineArg] = process.argv;
+if (role === 'child') {
+  await child(netArg as Net, engineArg as EngineName);
+} else {
+  const engines = (process.env.STABLESR_BENCH_ENGINES ?? 'onnxruntime,tfjs').split(',') as EngineName[];
+  const nets = (process.env.STABLESR_BENCH_PARTS ?? 'unet,structcond,vae,text').split(',') as Net[];
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, fp32 peak ${PEAK_GFLOPS.toFixed(0)} GFLOP/s (cores × 2.6 GHz × 64)`);
+  console.log('| network | engine | GFLOP | s / forward | GFLOP/s | of peak | 1st call (incl. build) s | peak RSS GiB |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  const rows: Record<string, Record<string, number>> = {};
+  for (const net of nets) {
+    for (const e of engines) {
+      const r = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, 'child', net, e], { encoding: 'utf8', maxBuffer: 2 ** 24 });
+      const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
+      if (!line) {
+        console.log(`| ${LABEL[net]} | ${e} | failed: ${(r.stderr || r.stdout).trim().split('\n').slice(-1)[0]} |`);
+        continue;
+      }
+      const j = JSON.parse(line);
+      (rows[net] ??= {})[e] = j.seconds;
+      console.log(`| ${LABEL[net]} | ${j.engine} | ${j.gflop.toFixed(1)} | ${j.seconds.toFixed(2)} | ${j.gflops.toFixed(0)} | ${(100 * j.peakFraction).toFixed(0)} % | ${j.firstCallSeconds.toFixed(1)} | ${j.peakRssGiB.toFixed(2)} |`);
+    }
+    const r = rows[net];
+    if (r?.tfjs && r.onnxruntime) console.log(`|  | tfjs / onnxruntime | | ${(r.tfjs / r.onnxruntime).toFixed(1)}× | | | | |`);
+  }
+}
