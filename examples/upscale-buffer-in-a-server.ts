@@ -1,8 +1,10 @@
-// An HTTP service that upscales uploaded images: POST the image bytes to /upscale, get a PNG back.
+// An HTTP service that upscales uploaded images: POST the image bytes to /upscale, get a PNG back; GET /healthz
+// answers at once, also while an upscale runs (the networks run on ONNX Runtime in a worker thread, off the event loop).
 // The model is loaded once; at most CONCURRENCY images run at a time (p-limit) and at most QUEUE wait;
 // more get 503. A client that disconnects aborts its job.
 //   npm run example:upscale-buffer-in-a-server -- --checkpoint stablesr_000117.ckpt [--port 8080] [--steps 50] [--preset 768v]
 //   curl --data-binary @photo.jpg -o photo-4x.png http://127.0.0.1:8080/upscale
+// --port 0 picks a free port (printed). STABLESR_ENGINE=tfjs runs the networks on tfjs instead, on this thread.
 import { encodeImage, probeImage } from '@stablesr/core';
 import { StableSR } from '@stablesr/stablesr';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -20,7 +22,7 @@ const opt = (flag: string, fallback: number): number => {
 };
 const PORT = opt('--port', 8080);
 const STEPS = opt('--steps', 50);
-const CONCURRENCY = 1; // one tfjs backend per process: running images side by side only splits the same cores
+const CONCURRENCY = 1; // the networks of one process share the machine's cores: running images side by side only splits them
 const QUEUE = 8;
 const MAX_UPLOAD = 20 * 1024 * 1024;
 const MAX_PIXELS = 1024 * 1024;
@@ -47,6 +49,7 @@ runMain(async () => {
   }
 
   const server = createServer(async (req, res) => {
+    if (req.method === 'GET' && req.url === '/healthz') return reply(res, 200, JSON.stringify({ ok: true, running: limit.activeCount, queued: limit.pendingCount }), 'application/json');
     if (req.method !== 'POST' || req.url !== '/upscale') return reply(res, 404, 'POST an image to /upscale\n');
     if (limit.pendingCount >= QUEUE) return reply(res, 503, 'busy, try again later\n');
     const ctrl = new AbortController();
@@ -72,9 +75,16 @@ runMain(async () => {
     }
   });
 
-  server.listen(PORT, () => console.log(`upscaling on http://localhost:${PORT}/upscale (backend ${sr.backend.name}, ${STEPS} steps)`));
-  process.once('SIGINT', () => {
-    server.close();
-    sr.dispose();
+  server.listen(PORT, '127.0.0.1', () => {
+    const port = (server.address() as { port: number }).port;
+    const e = sr.engine;
+    console.log(`upscaling on http://127.0.0.1:${port}/upscale (${e.engine === 'onnxruntime' ? `onnxruntime ${e.provider}, ${e.threads} threads` : `tfjs ${e.provider}`}, ${STEPS} steps)`);
   });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      server.close();
+      sr.dispose();
+      process.exit(0);
+    });
+  }
 });

@@ -9,6 +9,7 @@
 // attention matrix products, 2 FLOP per multiply-add), so the count is of the network that runs, not an estimate.
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import {
   type EngineName,
@@ -29,9 +30,26 @@ import { disposeTimeAwareEncoder, loadTimeAwareEncoder, timeAwareEncoderForwardO
 import { loadStableSRUNet } from '../src/unetModelDualcondV2.js';
 import { disposeUNet } from '@stablesr/unet';
 
-/** fp32 peak of this machine: cores × clock × 64 FLOP/cycle (two AVX-512 FMA units), as DESIGN.md measures it. */
-const PEAK_GFLOPS = cpus().length * 2.6 * 64;
+/**
+ * fp32 peak of this machine: cores × clock × FP32 FLOP per cycle and core. Intel server cores with AVX-512 have two
+ * 512-bit FMA units (64 FLOP/cycle); AMD Zen 4 runs AVX-512 on two 256-bit units (32), as AVX2-only cores do.
+ */
+function peakGflops(): { gflops: number; how: string } {
+  const info = readFileSync('/proc/cpuinfo', 'utf8');
+  const flags = /^flags\s*:(.*)$/m.exec(info)?.[1] ?? '';
+  const amd = /AuthenticAMD/.test(info);
+  const mhz = Number(/^cpu MHz\s*:\s*([\d.]+)/m.exec(info)?.[1] ?? 2600);
+  const perCycle = / avx512f/.test(flags) && !amd ? 64 : 32;
+  const gflops = (cpus().length * (mhz / 1000) * perCycle);
+  return { gflops, how: `${cpus().length} cores × ${(mhz / 1000).toFixed(2)} GHz × ${perCycle} FLOP/cycle` };
+}
+const PEAK = peakGflops();
+const PEAK_GFLOPS = PEAK.gflops;
 type Net = 'unet' | 'structcond' | 'vae' | 'text';
+/** A value of the counting interpreter: its logical shape (boxed: the forwards tell lists of values from values by Array.isArray). */
+interface Shape {
+  readonly s: readonly number[];
+}
 const LABEL: Record<Net, string> = {
   unet: 'U-Net + SPADE, 64×64 latent (one 512² tile)',
   structcond: 'time-aware encoder, 64×64 latent',
@@ -40,38 +58,39 @@ const LABEL: Record<Net, string> = {
 };
 
 /** A shape-only interpreter of the op interface that adds up multiply-adds of convs, linears and attention. */
-function flopCounter(): { ops: Ops<readonly number[]>; flops: () => number } {
+function flopCounter(): { ops: Ops<Shape>; flops: () => number } {
   let flops = 0;
-  const same = (x: readonly number[]) => x;
-  const last = (x: readonly number[], c: number) => [...x.slice(0, -1), c];
-  const ops: Ops<readonly number[]> = {
+  const v = (s: readonly number[]): Shape => ({ s });
+  const same = (x: Shape) => v(x.s);
+  const last = (x: Shape, c: number) => v([...x.s.slice(0, -1), c]);
+  const ops: Ops<Shape> = {
     engine: 'onnx',
-    shape: same,
-    weight: (t) => t.shape,
-    conv2d: (c, [b, h, w]) => {
+    shape: (x) => x.s,
+    weight: (t) => v(t.shape),
+    conv2d: (c, { s: [b, h, w] }) => {
       const pad = typeof c.padding === 'number' ? [c.padding, c.padding, c.padding, c.padding] : [c.padding[0][0], c.padding[0][1], c.padding[1][0], c.padding[1][1]];
       const oh = Math.floor((h! + pad[0]! + pad[1]! - c.dilation * (c.kernelSize - 1) - 1) / c.stride) + 1;
       const ow = Math.floor((w! + pad[2]! + pad[3]! - c.dilation * (c.kernelSize - 1) - 1) / c.stride) + 1;
       flops += 2 * b! * oh * ow * c.outChannels * c.inChannels * c.kernelSize ** 2;
-      return [b!, oh, ow, c.outChannels];
+      return v([b!, oh, ow, c.outChannels]);
     },
-    groupNorm: (_, x) => x,
-    upsampleNearest2x: ([b, h, w, c]) => [b!, 2 * h!, 2 * w!, c!],
-    resizeNearest: ([b, , , c], h, w) => [b!, h, w, c!],
-    avgPool2x: ([b, h, w, c]) => [b!, Math.floor(h! / 2), Math.floor(w! / 2), c!],
-    toTokens: ([b, h, w, c]) => [b!, h! * w!, c!],
-    fromTokens: ([b, , c], h, w) => [b!, h, w, c!],
+    groupNorm: (_, x) => same(x),
+    upsampleNearest2x: ({ s: [b, h, w, c] }) => v([b!, 2 * h!, 2 * w!, c!]),
+    resizeNearest: ({ s: [b, , , c] }, h, w) => v([b!, h, w, c!]),
+    avgPool2x: ({ s: [b, h, w, c] }) => v([b!, Math.floor(h! / 2), Math.floor(w! / 2), c!]),
+    toTokens: ({ s: [b, h, w, c] }) => v([b!, h! * w!, c!]),
+    fromTokens: ({ s: [b, , c] }, h, w) => v([b!, h, w, c!]),
     linear: (l, x) => {
-      flops += 2 * (x.reduce((a, d) => a * d, 1) / l.inFeatures) * l.inFeatures * l.outFeatures;
+      flops += 2 * (x.s.reduce((a, d) => a * d, 1) / l.inFeatures) * l.inFeatures * l.outFeatures;
       return last(x, l.outFeatures);
     },
-    layerNorm: (_, x) => x,
-    attention: ([b, nq, c], [, nk], [, , cv]) => {
+    layerNorm: (_, x) => same(x),
+    attention: ({ s: [b, nq, c] }, { s: [, nk] }, { s: [, , cv] }) => {
       flops += 2 * b! * nq! * nk! * (c! + cv!);
-      return [b!, nq!, cv!];
+      return v([b!, nq!, cv!]);
     },
-    embedding: (t, ids) => [...ids, t.shape[1]!],
-    gatherRows: ([b, , c]) => [b!, c!],
+    embedding: (t, ids) => v([...ids.s, t.shape[1]!]),
+    gatherRows: ({ s: [b, , c] }) => v([b!, c!]),
     add: same,
     sub: same,
     mul: same,
@@ -84,8 +103,8 @@ function flopCounter(): { ops: Ops<readonly number[]>; flops: () => number } {
     quickGelu: same,
     relu: same,
     leakyRelu: same,
-    concat: (xs) => last(xs[0]!, xs.reduce((a, x) => a + x[x.length - 1]!, 0)),
-    split: (x, parts) => Array.from({ length: parts }, () => last(x, x[x.length - 1]! / parts)),
+    concat: (xs) => last(xs[0]!, xs.reduce((a, x) => a + x.s[x.s.length - 1]!, 0)),
+    split: (x, parts) => Array.from({ length: parts }, () => last(x, x.s[x.s.length - 1]! / parts)),
     scope: (fn) => fn(),
     release: () => {},
   };
@@ -96,8 +115,14 @@ function normals(shape: number[], seed: number): tf.Tensor {
   return tf.tensor(new SeededNoise(seed).normals(shape.reduce((a, b) => a * b, 1)), shape, 'float32');
 }
 
+/** Synthetic weights of a part. Its key list is recorded on the cpu backend (the recording loaders make zeros of the
+ * full size, which would stay in the wasm heap: it never shrinks), then the measured backend is active again. */
 async function view(part: Part): Promise<WeightView> {
-  return weightsFromSource(syntheticSource(await shapesOf(part), { seed: 1, origin: `synthetic ${part}` }));
+  const backend = (await initBackend()).name;
+  await initBackend('cpu');
+  const shapes = await shapesOf(part);
+  await initBackend(backend);
+  return weightsFromSource(syntheticSource(shapes, { seed: 1, origin: `synthetic ${part}` }));
 }
 
 interface Prepared {
@@ -167,7 +192,7 @@ async function child(net: Net, engineName: EngineName): Promise<void> {
   const engine = await resolveEngine({ engine: engineName });
   const p = await prepare(net);
   const counter = flopCounter();
-  p.forward(counter.ops, p.inputs.map((t) => t.shape));
+  p.forward(counter.ops, p.inputs.map((t) => ({ s: t.shape })));
   const compiled = compileNetwork({ name: LABEL[net], module: p.module, uploadWhole: p.uploadWhole, ...(p.dtypes ? { dtypes: p.dtypes } : {}), forward: p.forward }, engine);
   const run = async (): Promise<number> => {
     const t0 = performance.now();
@@ -204,7 +229,7 @@ if (role === 'child') {
 } else {
   const engines = (process.env.STABLESR_BENCH_ENGINES ?? 'onnxruntime,tfjs').split(',') as EngineName[];
   const nets = (process.env.STABLESR_BENCH_PARTS ?? 'unet,structcond,vae,text').split(',') as Net[];
-  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, fp32 peak ${PEAK_GFLOPS.toFixed(0)} GFLOP/s (cores × 2.6 GHz × 64)`);
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, fp32 peak ${PEAK_GFLOPS.toFixed(0)} GFLOP/s (${PEAK.how})`);
   console.log('| network | engine | GFLOP | s / forward | GFLOP/s | of peak | 1st call (incl. build) s | peak RSS GiB |');
   console.log('|---|---|---|---|---|---|---|---|');
   const rows: Record<string, Record<string, number>> = {};

@@ -25,6 +25,8 @@ async function handle(msg: OrtRequest): Promise<{ reply: OrtReply; transfer: Arr
         logSeverityLevel: 4,
         externalData: msg.externalData,
         extra: { session: { disable_prepacking: s.disablePrepacking ? '1' : '0' } },
+        // STABLESR_ORT_PROFILE=prefix writes ONNX Runtime's per-node timing JSON (for benchmarks and performance work).
+        ...(process.env.STABLESR_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: `${process.env.STABLESR_ORT_PROFILE}-${msg.network.replace(/\W+/g, '_')}` } : {}),
       });
       const id = nextSession++;
       sessions.set(id, session);

@@ -59,13 +59,14 @@ export function moveWeightsToHost(module: object): number {
         moved.set(value, h);
         hostCopies.set(value, h);
         bytes += h.data.byteLength;
+        // Released at once, so that loading holds one copy of the network (plus one tensor), not two.
+        value.dispose();
       }
       let slots = hostSlots.get(parent);
       if (!slots) hostSlots.set(parent, (slots = new Map()));
       slots.set(key, h);
     }
   });
-  for (const t of moved.keys()) t.dispose();
   return bytes;
 }
 
