@@ -2,7 +2,9 @@
 // with the exact keys and shapes of stablesr_000117.ckpt and vqgan_cfw_00011.ckpt (synthetic values, written
 // as safetensors to a temporary folder: about 6 GB of disk), on the default backend. Prints the CLI's own
 // JSON result (seconds, peak RSS); with synthetic weights the output is not a useful picture.
-//   STABLESR_BENCH_E2E=1 npm run bench -- endToEnd      (≈ 7 min: 1 DDPM step on a 64² input → 256²)
+//   STABLESR_BENCH_E2E=1 npm run bench -- endToEnd      (1 DDPM step on a 64² input → 256²)
+//   STABLESR_BENCH_E2E=1 STABLESR_BENCH_E2E_STEPS=20 STABLESR_BENCH_E2E_SIDE=128 STABLESR_BENCH_E2E_ARGS="--sampler ddim" …
+//                                                       the issue's target run: 128² → 512², DDIM 20 steps (≈ 5 min)
 //   STABLESR_BENCH_E2E_STEPS=2 STABLESR_BENCH_E2E_SIDE=128 …   other settings
 //   STABLESR_BENCH_E2E_DIR=/data/e2e …   keep the checkpoints there (written once, reused by later runs)
 //   STABLESR_BENCH_E2E_ARGS="--vae-tile-size 256 --verbose" …   more `stablesr upscale` options
@@ -54,12 +56,21 @@ try {
   if (r.status !== 0) {
     console.log(`FAILED (exit ${r.status ?? r.signal}) after ${wall.toFixed(0)} s: ${(r.stderr || r.stdout).trim().split('\n').slice(-40).join(' | ')}`);
   } else {
-    const res = JSON.parse(r.stdout) as { backend: string; weights: string; seconds: number; peakRssBytes: number; images: { outputSize: { width: number; height: number }; evaluations?: number }[] };
+    const res = JSON.parse(r.stdout) as {
+      engine: { engine: string; provider: string; threads: number };
+      loadSeconds: number;
+      seconds: number;
+      peakRssBytes: number;
+      images: { outputSize: { width: number; height: number }; evaluations?: number; steps?: number; tiles?: number; timings?: Record<string, number> }[];
+    };
     const img = res.images[0]!;
+    const e = res.engine;
+    const sampler = args.includes('ddim') ? 'DDIM' : 'DDPM';
     console.log(
-      `${side}² → ${img.outputSize.width}×${img.outputSize.height}, ${steps} DDPM step(s), ${img.evaluations ?? '?'} U-Net evaluation(s), backend ${res.backend}, weights on the ${res.weights}: ` +
-        `${res.seconds.toFixed(1)} s (load included), peak RSS ${(res.peakRssBytes / 2 ** 30).toFixed(2)} GiB`,
+      `${side}² → ${img.outputSize.width}×${img.outputSize.height}, ${steps} ${sampler} step(s) × ${img.tiles ?? '?'} tile(s), engine ${e.engine} (${e.provider}, ${e.threads} threads): ` +
+        `${res.seconds.toFixed(1)} s in all (model load ${res.loadSeconds.toFixed(1)} s), peak RSS ${(res.peakRssBytes / 2 ** 30).toFixed(2)} GiB`,
     );
+    if (img.timings) console.log(`per stage (s): ${Object.entries(img.timings).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
   }
 } finally {
   if (!keep) rmSync(dir, { recursive: true, force: true });

@@ -24,6 +24,13 @@ export interface NetworkDefinition {
    */
   readonly uploadWhole?: boolean;
   forward<T>(ops: Ops<T>, inputs: readonly T[]): readonly T[];
+  /**
+   * onnxruntime only: graph optimisation level (default `all`). `all` adds ORT's blocked NCHWc convolution layout,
+   * which pays off for convolution-bound networks (VAE decode of a 512² image: 16.0 s vs 22.3 s with `extended`),
+   * but costs the StableSR U-Net 15 s more session build and 1.8 GiB more peak memory for the same step time
+   * (6.8 vs 6.3 s, measured with `npm run bench -- engines`): the U-Nets use `extended`.
+   */
+  readonly onnxOptimization?: 'all' | 'extended';
 }
 
 /** A network ready to run on its engine. Outputs belong to the caller. */
@@ -64,7 +71,12 @@ export function compileNetwork(def: NetworkDefinition, engine: EngineInfo): Comp
       const rec = recordOnnx(def.name);
       const values = inputs.map((t, i) => rec.input(`input${i}`, t.shape, def.dtypes?.[i] ?? 'float32'));
       def.forward(rec.ops, values).forEach((v, i) => rec.output(`output${i}`, v));
-      const s = await ortRuntime().createSession(def.name, rec.build(), { threads: engine.threads, device: engine.provider as 'cpu' | 'cuda', disablePrepacking: !engine.prepack });
+      const s = await ortRuntime().createSession(def.name, rec.build(), {
+        threads: engine.threads,
+        device: engine.provider as 'cpu' | 'cuda',
+        disablePrepacking: !engine.prepack,
+        optimization: def.onnxOptimization ?? 'all',
+      });
       buildSeconds += (performance.now() - t0) / 1000;
       return s;
     })();

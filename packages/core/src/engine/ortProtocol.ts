@@ -6,6 +6,8 @@ export interface OrtSessionSettings {
   device: 'cpu' | 'cuda';
   /** `session.disable_prepacking`: keep weights in their given layout instead of a packed second copy. */
   disablePrepacking: boolean;
+  /** ONNX Runtime's graph optimisation level: `all` adds the NCHWc convolution layout to `extended`. */
+  optimization: 'all' | 'extended';
 }
 
 /** A tensor crossing the thread boundary: its bytes travel with the message (transferred, not copied). */

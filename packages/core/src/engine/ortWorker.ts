@@ -20,7 +20,7 @@ async function handle(msg: OrtRequest): Promise<{ reply: OrtReply; transfer: Arr
         executionProviders: [s.device],
         intraOpNumThreads: s.threads,
         interOpNumThreads: 1,
-        graphOptimizationLevel: 'all',
+        graphOptimizationLevel: s.optimization,
         // Failures come back as errors naming the network; ORT's own stderr log would only repeat them.
         logSeverityLevel: 4,
         externalData: msg.externalData,

@@ -21,6 +21,7 @@ export function compileUNet(unet: UNet, engine: EngineInfo, name = 'U-Net', opts
     {
       name,
       module: unet,
+      onnxOptimization: 'extended',
       forward: (ops, [x, tEmb, ...rest]) => {
         const context = hasContext ? rest[0] : undefined;
         const maps = hasContext ? rest.slice(1) : rest;
