@@ -3,8 +3,11 @@
 // The model is loaded once; at most CONCURRENCY images run at a time (p-limit) and at most QUEUE wait;
 // more get 503. A client that disconnects aborts its job.
 //   npm run example:upscale-buffer-in-a-server -- --checkpoint stablesr_000117.ckpt [--port 8080] [--steps 50] [--preset 768v]
+//     [--engine auto|onnxruntime|tfjs] [--threads N]
 //   curl --data-binary @photo.jpg -o photo-4x.png http://127.0.0.1:8080/upscale
 // --port 0 picks a free port (printed). STABLESR_ENGINE=tfjs runs the networks on tfjs instead, on this thread.
+// Before listening it upscales a 16×16 image once, so that the engine sessions for inputs up to inputSize / scale
+// (128² for the 512 model) exist before the first request.
 import { encodeImage, probeImage } from '@stablesr/core';
 import { StableSR } from '@stablesr/stablesr';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -29,6 +32,9 @@ const MAX_PIXELS = 1024 * 1024;
 
 runMain(async () => {
   const sr = await StableSR.load(loadOptions);
+  // Warm-up before serving: the first image of a size builds the engine sessions, and recording their graphs runs on
+  // this thread (seconds for the released model). Any input up to inputSize / scale shares the shapes of this one.
+  await sr.upscale({ data: new Uint8Array(16 * 16 * 3).fill(128), width: 16, height: 16, channels: 3 }, { steps: 1 });
   const limit = pLimit(CONCURRENCY);
 
   async function readBody(req: IncomingMessage): Promise<Buffer> {

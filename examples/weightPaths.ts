@@ -71,7 +71,13 @@ export function takeValue(rest: string[], flag: string, env?: string): string | 
 export function srLoadOptions(paths: Record<string, string | undefined>, rest: string[] = []): StableSRLoadOptions {
   const preset = takeValue(rest, '--preset', 'STABLESR_PRESET');
   if (preset !== undefined && !(preset in STABLESR_PRESETS)) fail(`--preset must be one of ${Object.keys(STABLESR_PRESETS).join(', ')}, got "${preset}"`);
+  const engine = takeValue(rest, '--engine');
+  if (engine !== undefined && !['auto', 'onnxruntime', 'tfjs'].includes(engine)) fail(`--engine must be auto, onnxruntime or tfjs, got "${engine}"`);
+  const threads = takeValue(rest, '--threads');
+  if (threads !== undefined && !(Number.isInteger(Number(threads)) && Number(threads) >= 1)) fail(`--threads must be a whole number ≥ 1, got "${threads}"`);
   return {
+    ...(engine !== undefined && { engine: engine as 'auto' | 'onnxruntime' | 'tfjs' }),
+    ...(threads !== undefined && { threads: Number(threads) }),
     checkpoint: paths.checkpoint!,
     ...(paths.cfw && { cfw: paths.cfw }),
     ...(paths.config && { config: paths.config }),
