@@ -90,7 +90,6 @@ function flopCounter(): { ops: Ops<Shape>; flops: () => number } {
       return v([b!, nq!, cv!]);
     },
     embedding: (t, ids) => v([...ids.s, t.shape[1]!]),
-    gatherRows: ({ s: [b, , c] }) => v([b!, c!]),
     add: same,
     sub: same,
     mul: same,

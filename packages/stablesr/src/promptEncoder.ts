@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type EngineInfo, TFJS_PARITY_ENV, type WeightView, WeightFileError, runNetworkOnce } from '@stablesr/core';
+import { type EngineInfo, TFJS_ENGINE, type WeightView, WeightFileError, runNetworkOnce } from '@stablesr/core';
 import { ClipTokenizer, disposeFrozenOpenClipEmbedder, loadFrozenOpenClipEmbedder, openClipTextForwardOps } from '@stablesr/unet';
 import { type StableSRConfig } from './stableSRConfig.js';
 
@@ -107,7 +107,7 @@ export class PromptEncoder {
     const idsT = tf.tensor2d(ids, [1, ids.length], 'int32');
     try {
       const def = { name: 'OpenCLIP text tower', module: tower, dtypes: ['int32'] as const, forward: <T>(ops: import('@stablesr/core').Ops<T>, [x]: readonly T[]) => [openClipTextForwardOps(ops, tower, x!)] };
-      return (await runNetworkOnce(def, this.opts.engine ?? TFJS_PARITY_ENV.engine, [idsT]))[0] as tf.Tensor3D;
+      return (await runNetworkOnce(def, this.opts.engine ?? TFJS_ENGINE, [idsT]))[0] as tf.Tensor3D;
     } finally {
       idsT.dispose();
       disposeFrozenOpenClipEmbedder(tower);

@@ -1,4 +1,4 @@
-import { type EngineInfo, TFJS_PARITY_ENV, type WeightPlacement, type WeightView, WeightFileError, buildModuleOn, float32Bytes, weightsOnHost } from '@stablesr/core';
+import { type EngineInfo, TFJS_ENGINE, type WeightPlacement, type WeightView, WeightFileError, buildModuleOn, float32Bytes, weightsOnHost } from '@stablesr/core';
 import { compileUNet, disposeUNet } from '@stablesr/unet';
 import { type SRModels } from './srModels.js';
 import { type StableSRConfig } from './stableSRConfig.js';
@@ -64,7 +64,7 @@ export async function loadSRNetworks(config: StableSRConfig, checkpoint: WeightV
     const unetView = checkpoint.scope('model.diffusion_model.');
     // With host weights every network is built on the cpu backend (nothing enters the backend while loading) and
     // each call uploads what it needs: the U-Net one layer at a time, the smaller networks whole.
-    const engine = opts.engine ?? TFJS_PARITY_ENV.engine;
+    const engine = opts.engine ?? TFJS_ENGINE;
     const onHost = engine.engine === 'onnxruntime' || weightsOnHost(opts.weights, float32Bytes(unetView));
     const unet = await buildModuleOn(onHost, () => loadStableSRUNet(config.unet_config as unknown as UNetModelDualcondV2Config, unetView));
     loaded.push(() => disposeUNet(unet));

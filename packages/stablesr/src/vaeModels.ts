@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type CompiledNetwork, type EngineInfo, TFJS_PARITY_ENV, type WeightView, compileNetwork, withWeightsAsync } from '@stablesr/core';
+import { type CompiledNetwork, type EngineInfo, TFJS_ENGINE, type WeightView, compileNetwork, withWeightsAsync } from '@stablesr/core';
 import {
   type AutoencoderKL,
   type CfwAutoencoder,
@@ -62,7 +62,7 @@ export function loadVaeModels(firstStageConfig: unknown, stableView: WeightView,
     tf.dispose([r.moments, r.logvar, r.latent]);
     return { mean: r.mean, std: r.std };
   };
-  const engine = opts.engine ?? TFJS_PARITY_ENV.engine;
+  const engine = opts.engine ?? TFJS_ENGINE;
   // Each untiled call runs a compiled network (on tfjs it uploads the weights kept on the host for the call).
   const networks: CompiledNetwork[] = [];
   const compile = (name: string, module: object, forward: <T>(ops: import('@stablesr/core').Ops<T>, inputs: readonly T[]) => readonly T[]): CompiledNetwork => {

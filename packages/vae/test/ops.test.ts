@@ -206,7 +206,6 @@ function symbolicEngine(): SymEngine {
       return sym([q.shape[0]!, q.shape[1]!, v.shape[2]!]);
     },
     embedding: unused('embedding'),
-    gatherRows: unused('gatherRows'),
     add: (a, b) => same('add', a, b),
     sub: (a, b) => same('sub', a, b),
     mul: (a, b) => same('mul', a, b),

@@ -38,6 +38,9 @@ export interface EngineInfo {
   readonly prepack: boolean;
 }
 
+/** The eager tfjs engine (the default of functions that take an optional engine; its backend is the active one). */
+export const TFJS_ENGINE: EngineInfo = { engine: 'tfjs', provider: 'tfjs', threads: 1, prepack: true };
+
 /** An engine that was asked for and cannot start (the CLI exits 2 with this message). */
 export class EngineUnavailableError extends Error {
   override readonly name = 'EngineUnavailableError';

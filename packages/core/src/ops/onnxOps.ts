@@ -180,12 +180,6 @@ export function recordOnnx(networkName: string): OnnxRecorder {
       return val(reshape(transpose(out, [0, 2, 1, 3]), [b, nq, hd * dv]), [b, nq, hd * dv]);
     },
     embedding: (table, ids) => val(g.node('Gather', [asIs(table), ids.name], 1, { axis: 0 }), [...ids.shape, table.shape[1]!]),
-    gatherRows: (x, index) => {
-      const [b, n, c] = x.shape as [number, number, number];
-      const offsets = g.constant(Array.from({ length: b }, (_, i) => i * n), 'int32');
-      const rows = g.node('Add', [index.dtype === 'int32' ? index.name : g.node('Cast', [index.name], 1, { to: 6 /* INT32 */ }), offsets]);
-      return val(g.node('Gather', [reshape(x.name, [b * n, c]), rows], 1, { axis: 0 }), [b, c]);
-    },
     add: binary('Add', 'add'),
     sub: binary('Sub', 'sub'),
     mul: binary('Mul', 'mul'),

@@ -59,8 +59,6 @@ export interface Ops<T> {
   attention(q: T, k: T, v: T, o: AttentionOptions): T;
   /** Rows of an embedding table [V, C] (a module weight) for integer ids [B, N] → [B, N, C]. */
   embedding(table: tf.Tensor2D, ids: T): T;
-  /** Row `index[b]` of each batch row: x [B, N, C], index [B] (int32) → [B, C]. */
-  gatherRows(x: T, index: T): T;
 
   // Elementwise (same shapes, or a vector [B, C] / weight [C] broadcast over a map's or tokens' positions).
   add(a: T, b: T): T;

@@ -58,12 +58,6 @@ export const tfjsOps: Ops<tf.Tensor> = {
       ...(o.causal ? { mask: causalMask(q.shape[1]!) } : {}),
     }),
   embedding: (table, ids) => tf.gather(table, ids),
-  gatherRows: (x, index) =>
-    tf.tidy(() => {
-      const [b, n, c] = x.shape as [number, number, number];
-      const flat = tf.reshape(x, [b * n, c]);
-      return tf.gather(flat, tf.add(tf.cast(index, "int32"), tf.mul(tf.range(0, b, 1, 'int32'), n)));
-    }),
   add: (a, b) => tf.add(a, b),
   sub: (a, b) => tf.sub(a, b),
   mul: (a, b) => tf.mul(a, b),

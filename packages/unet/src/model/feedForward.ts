@@ -19,7 +19,7 @@ export function loadFeedForward(view: WeightView, dim: number, mult = 4): FeedFo
 /**
  * Tokens x [B, N, dim] → [B, N, dim] on any engine, all tokens at once. Each hidden activation is released as soon
  * as it is consumed, so the peak is the [B·N, 2·inner] projection plus its two halves and GELU's temporaries
- * (the op interface has no token slicing, so the row chunking of {@link feedForwardForward} is not expressible here).
+ * (the op interface has no token slicing, so tokens are not processed in row chunks as attention's queries are).
  */
 export function feedForwardForwardOps<T>(ops: Ops<T>, f: FeedForward, x: T): T {
   return ops.scope(() => {
@@ -35,26 +35,4 @@ export function feedForwardForwardOps<T>(ops: Ops<T>, f: FeedForward, x: T): T {
     ops.release(p);
     return out;
   });
-}
-
-/**
- * {@link feedForwardForwardOps} on TensorFlow.js, over row chunks whose [rows, 2·inner] float32 hidden activation
- * stays within `budgetBytes` (a 128×128 latent has 16384 tokens × 2560 hidden at width 320).
- */
-export function feedForwardForward(f: FeedForward, x: tf.Tensor3D, budgetBytes = DEFAULT_SCORE_BUDGET_BYTES): tf.Tensor3D {
-  const [b, n, c] = x.shape;
-  const rows = Math.max(1, Math.floor(budgetBytes / (4 * 2 * f.inner)));
-  if (b * n <= rows) return feedForwardForwardOps(tfjsOps, f, x) as tf.Tensor3D;
-  const flat = tf.reshape(x, [b * n, c]);
-  const parts: tf.Tensor[] = [];
-  try {
-    for (let r0 = 0; r0 < b * n; r0 += rows) {
-      const len = Math.min(rows, b * n - r0);
-      parts.push(tf.tidy(() => feedForwardForwardOps(tfjsOps, f, tf.slice(flat, [r0, 0], [len, c]))));
-    }
-    return tf.tidy(() => tf.reshape(tf.concat(parts, 0), [b, n, c]));
-  } finally {
-    tf.dispose(parts);
-    flat.dispose();
-  }
 }

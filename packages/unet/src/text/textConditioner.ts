@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type CompiledNetwork, type EngineInfo, type Ops, TFJS_PARITY_ENV, type WeightView, compileNetwork } from '@stablesr/core';
+import { type CompiledNetwork, type EngineInfo, type Ops, TFJS_ENGINE, type WeightView, compileNetwork } from '@stablesr/core';
 import { type TokenizerSource } from './bpeVocabulary.js';
 import { ClipTokenizer } from './clipTokenizer.js';
 import { type ClipTextConfig, type ClipTextModel, clipTextModelForwardOps, disposeClipTextModel, loadClipTextModel } from './clipTextModel.js';
@@ -85,7 +85,7 @@ export class TextConditioner {
       tower = { type: 'hf_clip', model: loadClipTextModel(spec.config, view, { layer: spec.layer ?? 'last', layer_idx: spec.layer_idx }) };
       width = spec.config.hidden_size;
     }
-    return new TextConditioner(tower, tokenizer, contextLength, width, opts.engine ?? TFJS_PARITY_ENV.engine);
+    return new TextConditioner(tower, tokenizer, contextLength, width, opts.engine ?? TFJS_ENGINE);
   }
 
   /** Runs the tower on token ids `[N, contextLength]` (int32) → `[N, contextLength, width]`; no caching. */
