@@ -1,4 +1,5 @@
 /** Messages between {@link OrtRuntime} and its worker thread (ortWorker.ts). */
+import { type ExternalInitializer } from '../ops/onnxGraph.js';
 
 export interface OrtSessionSettings {
   /** Intra-op threads. */
@@ -18,7 +19,7 @@ export interface WireTensor {
 }
 
 export type OrtRequest =
-  | { kind: 'create'; id: number; network: string; bytes: Uint8Array; externalData: { path: string; data: Uint8Array }[]; settings: OrtSessionSettings }
+  | { kind: 'create'; id: number; network: string; bytes: Uint8Array; externalData: ExternalInitializer[]; settings: OrtSessionSettings }
   | { kind: 'run'; id: number; session: number; feeds: Record<string, WireTensor> }
   | { kind: 'release'; id: number; session: number };
 

@@ -2,6 +2,7 @@
 // thread, so running it here keeps the embedding process's event loop free during long inference.
 import { parentPort } from 'node:worker_threads';
 import type * as Ort from 'onnxruntime-node';
+import { hwioToOihw } from '../weights/filterLayout.js';
 import { type OrtReply, type OrtRequest, type WireTensor } from './ortProtocol.js';
 
 const port = parentPort;
@@ -16,6 +17,12 @@ async function handle(msg: OrtRequest): Promise<{ reply: OrtReply; transfer: Arr
   switch (msg.kind) {
     case 'create': {
       const s = msg.settings;
+      // Conv filters arrive in the modules' layout (shared, not copied) and are converted here, off the caller's thread.
+      const externalData = msg.externalData.map(({ path, data, hwioToOihw: hwio }) => {
+        if (!hwio) return { path, data };
+        const oihw = hwioToOihw(new Float32Array(data.buffer, data.byteOffset, data.byteLength / 4), hwio);
+        return { path, data: new Uint8Array(oihw.buffer) };
+      });
       const session = await ort.InferenceSession.create(msg.bytes, {
         executionProviders: [s.device],
         intraOpNumThreads: s.threads,
@@ -23,7 +30,7 @@ async function handle(msg: OrtRequest): Promise<{ reply: OrtReply; transfer: Arr
         graphOptimizationLevel: s.optimization,
         // Failures come back as errors naming the network; ORT's own stderr log would only repeat them.
         logSeverityLevel: 4,
-        externalData: msg.externalData,
+        externalData,
         extra: { session: { disable_prepacking: s.disablePrepacking ? '1' : '0' } },
         // STABLESR_ORT_PROFILE=prefix writes ONNX Runtime's per-node timing JSON (for benchmarks and performance work).
         ...(process.env.STABLESR_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: `${process.env.STABLESR_ORT_PROFILE}-${msg.network.replace(/\W+/g, '_')}` } : {}),

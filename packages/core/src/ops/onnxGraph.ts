@@ -1,4 +1,5 @@
 import onnxProto from 'onnx-proto';
+import { hwioToOihw } from '../weights/filterLayout.js';
 
 const { onnx } = onnxProto;
 
@@ -12,10 +13,20 @@ const EXTERNAL_BYTES = 1024;
 
 type AttrValue = number | string | readonly number[] | { float: number } | { floats: readonly number[] };
 
+/**
+ * An external initializer's bytes. With `hwioToOihw` they are a conv filter still in the tfjs layout (HWIO, these dims):
+ * the runtime converts it to OIHW in its own thread, so that recording a large network does not hold up the caller's.
+ */
+export interface ExternalInitializer {
+  path: string;
+  data: Uint8Array;
+  hwioToOihw?: [number, number, number, number];
+}
+
 /** Bytes of an ONNX model and the buffers its external initializers point to (`SessionOptions.externalData`). */
 export interface OnnxModel {
   readonly bytes: Uint8Array;
-  readonly externalData: { path: string; data: Uint8Array }[];
+  readonly externalData: ExternalInitializer[];
   /** Bytes of all initializers. */
   readonly weightBytes: number;
   /** Graph nodes, for messages. */
@@ -52,7 +63,7 @@ function bytesOf(data: Float32Array | Int32Array | BigInt64Array): Uint8Array {
 export class OnnxGraphBuilder {
   private readonly nodes: onnxProto.onnx.INodeProto[] = [];
   private readonly inits: onnxProto.onnx.ITensorProto[] = [];
-  private readonly external: { path: string; data: Uint8Array }[] = [];
+  private readonly external: ExternalInitializer[] = [];
   private readonly owned: ArrayBufferLike[] = [];
   private readonly inputs: OnnxPort[] = [];
   private readonly outputs: OnnxPort[] = [];
@@ -98,18 +109,19 @@ export class OnnxGraphBuilder {
 
   /**
    * An initializer from a typed array (kept by reference when large). `owned`: the array was made for this
-   * graph and nothing else holds it.
+   * graph and nothing else holds it. `hwio`: `data` is a conv filter in HWIO order with these dims, to become the
+   * OIHW `dims` (see {@link ExternalInitializer}).
    */
-  initializer(hint: string, data: Float32Array | Int32Array | BigInt64Array, dims: readonly number[], owned = false): string {
+  initializer(hint: string, data: Float32Array | Int32Array | BigInt64Array, dims: readonly number[], owned = false, hwio?: [number, number, number, number]): string {
     const n = dims.reduce((a, b) => a * b, 1);
     if (n !== data.length) throw new Error(`${this.name}: initializer ${hint} has ${data.length} values for dims [${dims}]`);
     const name = this.fresh(hint);
     const dataType = data instanceof Float32Array ? ELEM.float32 : data instanceof Int32Array ? ELEM.int32 : ELEM.int64;
-    const raw = bytesOf(data);
+    let raw = bytesOf(data);
     this.weightBytes += raw.byteLength;
     if (raw.byteLength >= EXTERNAL_BYTES) {
       const path = `${name}.bin`;
-      this.external.push({ path, data: raw });
+      this.external.push({ path, data: raw, ...(hwio ? { hwioToOihw: hwio } : {}) });
       if (owned) this.owned.push(data.buffer);
       this.inits.push({
         name,
@@ -123,6 +135,7 @@ export class OnnxGraphBuilder {
         ],
       });
     } else {
+      if (hwio) raw = bytesOf(hwioToOihw(data as Float32Array, hwio));
       this.inits.push({ name, dims: [...dims], dataType, rawData: raw.slice() });
     }
     return name;

@@ -39,13 +39,13 @@ export interface OnnxRecorder {
 export function recordOnnx(networkName: string): OnnxRecorder {
   const g = new OnnxGraphBuilder(networkName);
   const weights = new Map<tf.Tensor, Map<string, string>>();
-  const weightAs = (t: tf.Tensor, layout: string, make: () => { data: Float32Array | Int32Array; dims: number[]; owned?: boolean }): string => {
+  const weightAs = (t: tf.Tensor, layout: string, make: () => { data: Float32Array | Int32Array; dims: number[]; owned?: boolean; hwio?: [number, number, number, number] }): string => {
     let byLayout = weights.get(t);
     if (!byLayout) weights.set(t, (byLayout = new Map()));
     let name = byLayout.get(layout);
     if (!name) {
-      const { data, dims, owned } = make();
-      name = g.initializer('w', data, dims, owned);
+      const { data, dims, owned, hwio } = make();
+      name = g.initializer('w', data, dims, owned, hwio);
       byLayout.set(layout, name);
     }
     return name;
@@ -53,20 +53,11 @@ export function recordOnnx(networkName: string): OnnxRecorder {
   const asIs = (t: tf.Tensor): string => weightAs(t, 'as-is', () => ({ data: weightData(t), dims: [...t.shape] }));
   /** A [C] parameter broadcasting over NCHW: [C, 1, 1] (same data). */
   const perChannel = (t: tf.Tensor): string => weightAs(t, 'c11', () => ({ data: weightData(t), dims: [t.shape[0]!, 1, 1] }));
-  /** tfjs keeps conv filters HWIO; ONNX wants OIHW. */
-  const convFilter = (c: Conv2d): string =>
-    weightAs(c.weight, 'oihw', () => {
-      const src = weightData(c.weight);
-      const [kh, kw, ci, co] = c.weight.shape as [number, number, number, number];
-      const dst = new Float32Array(src.length);
-      for (let y = 0; y < kh; y++)
-        for (let x = 0; x < kw; x++)
-          for (let i = 0; i < ci; i++) {
-            const s = ((y * kw + x) * ci + i) * co;
-            for (let o = 0; o < co; o++) dst[((o * ci + i) * kh + y) * kw + x] = src[s + o]!;
-          }
-      return { data: dst, dims: [co, ci, kh, kw], owned: true };
-    });
+  /** tfjs keeps conv filters HWIO; ONNX wants OIHW: the runtime converts them off this thread. */
+  const convFilter = (c: Conv2d): string => {
+    const hwio = c.weight.shape as [number, number, number, number];
+    return weightAs(c.weight, 'oihw', () => ({ data: weightData(c.weight), dims: [hwio[3], hwio[2], hwio[0], hwio[1]], hwio }));
+  };
 
   const val = (name: string, shape: readonly number[], dtype: OnnxDType = 'float32'): OnnxValue => ({ name, shape, dtype });
   const i64 = (values: readonly number[]): string => g.constant(values, 'int64');

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 /**
  * The one place where PyTorch layouts become tfjs layouts. Models ask the weight view for
- * `conv2d`/`linear` weights and never transpose by themselves.
+ * `conv2d`/`linear` weights and never transpose by themselves. (tfjs → ONNX for conv filters: filterLayout.ts.)
  */
 
 /** Conv weight `[out, in, kh, kw]` (OIHW) → `[kh, kw, in, out]` (HWIO) for `tf.conv2d`. */
