@@ -158,3 +158,21 @@ test('a graph ONNX Runtime rejects names the network', async (t) => {
   await t.throwsAsync(net.run([x]), { message: /broken net/ });
   x.dispose();
 });
+
+test('runs of different input shapes in flight at once each get a live session (one replaced mid-run is released after it)', async (t) => {
+  const c = conv(3, 4, 3);
+  const def = { name: 'two shapes', module: c, forward: <T>(ops: Ops<T>, [x]: readonly T[]) => [ops.silu(ops.conv2d(c, x!))] };
+  const ort = compileNetwork(def, await resolveEngine({ engine: 'onnxruntime', threads: 1 }));
+  const tfjs = compileNetwork(def, await resolveEngine({ engine: 'tfjs' }));
+  const inputs = [rand([1, 8, 8, 3], 1), rand([1, 12, 10, 3], 1)];
+  // Alternating shapes, all started before any finishes: every call replaces the session another call may still use.
+  const outs = await Promise.all(Array.from({ length: 6 }, (_, i) => ort.run([inputs[i % 2]!])));
+  for (const [i, [o]] of outs.entries()) {
+    const [want] = await tfjs.run([inputs[i % 2]!]);
+    t.deepEqual(o!.shape, want!.shape);
+    t.true(tf.max(tf.abs(tf.sub(o!, want!))).dataSync()[0]! < 1e-5, `call ${i}`);
+    tf.dispose([o!, want!]);
+  }
+  tf.dispose(inputs);
+  await ort.dispose();
+});

@@ -59,32 +59,50 @@ export function compileNetwork(def: NetworkDefinition, engine: EngineInfo): Comp
       dispose: async () => {},
     };
   }
-  let current: { key: string; session: Promise<OrtSession> } | undefined;
+  // The session of the latest input shapes. A session replaced while runs still use it (two images of different sizes
+  // in flight) is released when its last run finishes, never under one.
+  interface Entry {
+    readonly key: string;
+    readonly session: Promise<OrtSession>;
+    users: number;
+    replaced: boolean;
+  }
+  let current: Entry | undefined;
   let buildSeconds = 0;
-  const sessionFor = (inputs: readonly tf.Tensor[]): Promise<OrtSession> => {
-    const key = inputs.map((t) => `${t.dtype}[${t.shape}]`).join(',');
-    if (current?.key === key) return current.session;
-    const previous = current?.session;
-    const session = (async () => {
-      if (previous) await (await previous.catch(() => undefined))?.release();
-      const t0 = performance.now();
-      const rec = recordOnnx(def.name);
-      const values = inputs.map((t, i) => rec.input(`input${i}`, t.shape, def.dtypes?.[i] ?? 'float32'));
-      def.forward(rec.ops, values).forEach((v, i) => rec.output(`output${i}`, v));
-      const s = await ortRuntime().createSession(def.name, rec.build(), {
-        threads: engine.threads,
-        device: engine.provider as 'cpu' | 'cuda',
-        disablePrepacking: !engine.prepack,
-        optimization: def.onnxOptimization ?? 'all',
-      });
-      buildSeconds += (performance.now() - t0) / 1000;
-      return s;
-    })();
-    current = { key, session };
-    session.catch(() => {
-      if (current?.session === session) current = undefined;
+  const releaseIfIdle = (e: Entry): void => {
+    if (e.replaced && e.users === 0) void e.session.then((s) => s.release(), () => {});
+  };
+  const build = async (inputs: readonly tf.Tensor[]): Promise<OrtSession> => {
+    const t0 = performance.now();
+    const rec = recordOnnx(def.name);
+    const values = inputs.map((t, i) => rec.input(`input${i}`, t.shape, def.dtypes?.[i] ?? 'float32'));
+    def.forward(rec.ops, values).forEach((v, i) => rec.output(`output${i}`, v));
+    const s = await ortRuntime().createSession(def.name, rec.build(), {
+      threads: engine.threads,
+      device: engine.provider as 'cpu' | 'cuda',
+      disablePrepacking: !engine.prepack,
+      optimization: def.onnxOptimization ?? 'all',
     });
-    return session;
+    buildSeconds += (performance.now() - t0) / 1000;
+    return s;
+  };
+  /** The session for these input shapes, counted as in use until the returned entry is handed back. */
+  const acquire = (inputs: readonly tf.Tensor[]): Entry => {
+    const key = inputs.map((t) => `${t.dtype}[${t.shape}]`).join(',');
+    if (current?.key !== key) {
+      const previous = current;
+      const entry: Entry = { key, session: build(inputs), users: 0, replaced: false };
+      entry.session.catch(() => {
+        if (current === entry) current = undefined;
+      });
+      current = entry;
+      if (previous) {
+        previous.replaced = true;
+        releaseIfIdle(previous);
+      }
+    }
+    current.users++;
+    return current;
   };
   return {
     name: def.name,
@@ -93,23 +111,31 @@ export function compileNetwork(def: NetworkDefinition, engine: EngineInfo): Comp
       return buildSeconds;
     },
     run: async (inputs) => {
-      const session = await sessionFor(inputs);
-      const feeds: Record<string, WireTensor> = {};
-      for (const [i, t] of inputs.entries()) {
-        const dtype = def.dtypes?.[i] ?? 'float32';
-        // A copy: the buffer is transferred to the worker, and some backends hand out their own storage.
-        const data = dtype === 'int32' ? Int32Array.from(await t.data()) : Float32Array.from(await t.data());
-        feeds[`input${i}`] = { type: dtype, dims: [...t.shape], data };
+      const entry = acquire(inputs);
+      try {
+        const session = await entry.session;
+        const feeds: Record<string, WireTensor> = {};
+        for (const [i, t] of inputs.entries()) {
+          const dtype = def.dtypes?.[i] ?? 'float32';
+          // A copy: the buffer is transferred to the worker, and some backends hand out their own storage.
+          const data = dtype === 'int32' ? Int32Array.from(await t.data()) : Float32Array.from(await t.data());
+          feeds[`input${i}`] = { type: dtype, dims: [...t.shape], data };
+        }
+        const { outputs } = await session.run(feeds);
+        return Object.keys(outputs)
+          .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
+          .map((k) => tf.tensor(outputs[k]!.data, outputs[k]!.dims, outputs[k]!.type));
+      } finally {
+        entry.users--;
+        releaseIfIdle(entry);
       }
-      const { outputs } = await session.run(feeds);
-      return Object.keys(outputs)
-        .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)))
-        .map((k) => tf.tensor(outputs[k]!.data, outputs[k]!.dims, outputs[k]!.type));
     },
     dispose: async () => {
-      const s = current?.session;
+      const e = current;
       current = undefined;
-      await (await s?.catch(() => undefined))?.release();
+      if (!e) return;
+      e.replaced = true;
+      if (e.users === 0) await (await e.session.catch(() => undefined))?.release();
     },
   };
 }
