@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type EngineInfo, TFJS_ENGINE, type WeightView, WeightFileError, runNetworkOnce } from '@stablesr/core';
+import { type EngineInfo, TFJS_ENGINE, type WeightView, WeightFileError, buildModuleOn, runNetworkOnce } from '@stablesr/core';
 import { ClipTokenizer, disposeFrozenOpenClipEmbedder, loadFrozenOpenClipEmbedder, openClipTextForwardOps } from '@stablesr/unet';
 import { type StableSRConfig } from './stableSRConfig.js';
 
@@ -61,11 +61,11 @@ export class PromptEncoder {
   }
 
   /** The context of `prompt` (a new tensor owned by the caller). */
-  async encode(prompt: string): Promise<tf.Tensor3D> {
+  async encode(prompt: string, opts: { idle?: boolean } = {}): Promise<tf.Tensor3D> {
     if (this.disposed) throw new Error('PromptEncoder used after dispose()');
     let z = this.cache.get(prompt);
     if (!z) {
-      z = await this.run(this.ids(prompt));
+      z = await this.run(this.ids(prompt), opts.idle ?? false);
       if (this.cache.size >= (this.opts.cacheSize ?? 16)) {
         const oldest = this.cache.keys().next().value as string;
         this.cache.get(oldest)!.dispose();
@@ -95,11 +95,17 @@ export class PromptEncoder {
     return this.tokenizer.tokenize([prompt])[0]!;
   }
 
-  private async run(ids: Int32Array): Promise<tf.Tensor3D> {
+  /**
+   * Loads the tower for one prompt and encodes it. `idle` (nothing else computes, as while loading): for ONNX Runtime
+   * the tower is built on the host (tfjs's cpu backend, switched to for the load) instead of in the wasm heap, which
+   * never shrinks again (1.3 GB for ViT-H). Otherwise it loads on the active backend, which other work may be using.
+   */
+  private async run(ids: Int32Array, idle: boolean): Promise<tf.Tensor3D> {
     const { config } = this.opts;
+    const engine = this.opts.engine ?? TFJS_ENGINE;
     let tower;
     try {
-      tower = loadFrozenOpenClipEmbedder({ text_cfg: config.text_cfg, layer: config.layer }, this.opts.tower);
+      tower = await buildModuleOn(idle && engine.engine === 'onnxruntime', () => loadFrozenOpenClipEmbedder({ text_cfg: config.text_cfg, layer: config.layer }, this.opts.tower));
     } catch (e) {
       if (e instanceof WeightFileError) throw e;
       throw new WeightFileError(this.opts.tower.origin, `cannot load the OpenCLIP text tower (${(e as Error).message})`);
@@ -107,7 +113,7 @@ export class PromptEncoder {
     const idsT = tf.tensor2d(ids, [1, ids.length], 'int32');
     try {
       const def = { name: 'OpenCLIP text tower', module: tower, dtypes: ['int32'] as const, forward: <T>(ops: import('@stablesr/core').Ops<T>, [x]: readonly T[]) => [openClipTextForwardOps(ops, tower, x!)] };
-      return (await runNetworkOnce(def, this.opts.engine ?? TFJS_ENGINE, [idsT]))[0] as tf.Tensor3D;
+      return (await runNetworkOnce(def, engine, [idsT]))[0] as tf.Tensor3D;
     } finally {
       idsT.dispose();
       disposeFrozenOpenClipEmbedder(tower);

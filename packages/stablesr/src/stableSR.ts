@@ -274,8 +274,8 @@ export class StableSR {
         throw new WeightFileError(opts.checkpoint, 'has no OpenCLIP text tower (no cond_stage_model.* keys): pass the textEncoder option (a file with cond_stage_model.model.* keys)');
       }
       text = new PromptEncoder({ tower, config: config.cond_stage_config, engine, ...(opts.tokenizer !== undefined ? { tokenizer: opts.tokenizer } : {}) });
-      // The default prompt is computed now, so that a bad text tower fails at load time.
-      (await text.encode('')).dispose();
+      // The default prompt is computed now (nothing else computes yet), so that a bad text tower fails at load time.
+      (await text.encode('', { idle: true })).dispose();
       nets = await loadSRNetworks(config, ckpt, cfw, { engine, vaeTileSize: opts.vaeTileSize ?? 512, ...(opts.weights !== undefined ? { weights: opts.weights } : {}) });
       const contextDim = (config.unet_config as { context_dim?: unknown }).context_dim;
       if (typeof contextDim === 'number' && contextDim !== config.cond_stage_config.text_cfg.width) {
