@@ -139,7 +139,7 @@ test('the event loop keeps turning while ONNX Runtime computes', async (t) => {
   const ran = performance.now() - t0;
   clearInterval(timer);
   t.true(ran > 100, `the run is long enough to tell (${ran.toFixed(0)} ms)`);
-  t.true(worst < 50, `longest event-loop gap ${worst.toFixed(0)} ms during a ${ran.toFixed(0)} ms run`);
+  t.true(worst < 100, `longest event-loop gap ${worst.toFixed(0)} ms during a ${ran.toFixed(0)} ms run`);
   x.dispose();
   await net.dispose();
 });
