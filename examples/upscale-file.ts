@@ -13,7 +13,7 @@ if (!input || !output) fail('usage: upscale-file <input> <output> [steps] --chec
 if (!/^\d+$/.test(steps)) fail(`steps must be a whole number, got "${steps}"`);
 
 runMain(async () => {
-  // Loading also initialises the tfjs backend (STABLESR_BACKEND, else the best available).
+  // Loading picks the engine (STABLESR_ENGINE, else ONNX Runtime when it loads) and the tfjs backend (STABLESR_BACKEND).
   const sr = await StableSR.load(loadOptions);
   try {
     const t0 = performance.now();
@@ -24,7 +24,7 @@ runMain(async () => {
     });
     // RGB, or RGBA when the input had alpha; written as 8-bit samples.
     await writeImage(output, image);
-    console.log(`\n${input} → ${output} (${image.width}×${image.height}, ${evaluations} U-Net calls) in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${sr.backend.name}`);
+    console.log(`\n${input} → ${output} (${image.width}×${image.height}, ${evaluations} U-Net calls) in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${sr.engine.engine} (${sr.engine.provider})`);
   } finally {
     sr.dispose();
   }
