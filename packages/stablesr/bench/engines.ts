@@ -24,7 +24,7 @@ import {
   weightsFromSource,
 } from '@stablesr/core';
 import { disposeFrozenOpenClipEmbedder, loadFrozenOpenClipEmbedder, openClipTextForwardOps, timestepEmbedding, unetForwardOps } from '@stablesr/unet';
-import { decodeOps, disposeAutoencoderKL, loadAutoencoderKL } from '@stablesr/vae';
+import { disposeAutoencoderKL, loadAutoencoderKL, vaeDecoderNetwork } from '@stablesr/vae';
 import { ENC_CFG, type Part, SEMB, TEXT_CFG, UNET_CFG, VAE_CFG, shapesOf } from './releasedModel.js';
 import { disposeTimeAwareEncoder, loadTimeAwareEncoder, timeAwareEncoderForwardOps } from '../src/timeAwareEncoder.js';
 import { loadStableSRUNet } from '../src/unetModelDualcondV2.js';
@@ -166,7 +166,8 @@ async function prepare(net: Net): Promise<Prepared> {
     case 'vae': {
       const v = await view('vae');
       const vae = await buildOnHost(() => loadAutoencoderKL(VAE_CFG, v.scope('first_stage_model.'), { strict: false }));
-      return { module: vae, uploadWhole: true, inputs: [normals(lat, 1)], forward: (ops, [z]) => [decodeOps(ops, vae, z!)], dispose: () => disposeAutoencoderKL(vae) };
+      const def = vaeDecoderNetwork(vae);
+      return { module: vae, uploadWhole: true, inputs: [normals(lat, 1)], forward: (ops, inputs) => def.forward(ops, inputs), dispose: () => disposeAutoencoderKL(vae) };
     }
     case 'text': {
       const v = await view('text');

@@ -1,22 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type CompiledNetwork, type EngineInfo, TFJS_ENGINE, type WeightView, compileNetwork, withWeightsAsync } from '@stablesr/core';
+import { type CompiledNetwork, type EngineInfo, type NetworkDefinition, TFJS_ENGINE, type WeightView, compileNetwork, withWeightsAsync } from '@stablesr/core';
 import {
   type AutoencoderKL,
   type CfwAutoencoder,
-  cfwDecodeOps,
   cfwDecodeTiled,
-  cfwEncodeOps,
+  cfwDecoderNetwork,
   cfwEncodeTiled,
-  decodeOps,
+  cfwEncoderNetwork,
   decodeTiled,
   disposeAutoencoderKL,
   disposeCfwAutoencoder,
-  encodeMomentsOps,
   encodeMomentsTiled,
   loadAutoencoderKL,
   loadCfwAutoencoder,
   parseAutoencoderKLConfig,
   posteriorFromMoments,
+  vaeDecoderNetwork,
+  vaeEncoderNetwork,
 } from '@stablesr/vae';
 import { type SRModels } from './srModels.js';
 
@@ -65,19 +65,19 @@ export function loadVaeModels(firstStageConfig: unknown, stableView: WeightView,
   const engine = opts.engine ?? TFJS_ENGINE;
   // Each untiled call runs a compiled network (on tfjs it uploads the weights kept on the host for the call).
   const networks: CompiledNetwork[] = [];
-  const compile = (name: string, module: object, forward: <T>(ops: import('@stablesr/core').Ops<T>, inputs: readonly T[]) => readonly T[]): CompiledNetwork => {
-    const net = compileNetwork({ name, module, uploadWhole: true, forward }, engine);
+  const compile = (def: NetworkDefinition): CompiledNetwork => {
+    const net = compileNetwork(def, engine);
     networks.push(net);
     return net;
   };
-  const encoder = compile('VAE encoder', vae, (ops, [image]) => [encodeMomentsOps(ops, vae, image!)]);
-  const decoder = compile('VAE decoder', vae, (ops, [z]) => [decodeOps(ops, vae, z!)]);
-  const cfwEncoder = cfw && compile('CFW encoder', cfw, (ops, [image]) => { const r = cfwEncodeOps(ops, cfw!, image!); return [r.moments, ...r.encFeatures]; });
+  const encoder = compile(vaeEncoderNetwork(vae));
+  const decoder = compile(vaeDecoderNetwork(vae));
+  const cfwEncoder = cfw && compile(cfwEncoderNetwork(cfw));
   // The fusion weight is part of the graph: one network per value in use.
   const cfwDecoders = new Map<number, CompiledNetwork>();
   const cfwDecoder = (w: number): CompiledNetwork => {
     let net = cfwDecoders.get(w);
-    if (!net) cfwDecoders.set(w, (net = compile(`CFW decoder (w=${w})`, cfw!, (ops, [z, ...enc]) => [cfwDecodeOps(ops, cfw!, z!, enc, w)])));
+    if (!net) cfwDecoders.set(w, (net = compile(cfwDecoderNetwork(cfw!, w))));
     return net;
   };
   const one = async (p: Promise<tf.Tensor[]>): Promise<tf.Tensor4D> => (await p)[0] as tf.Tensor4D;

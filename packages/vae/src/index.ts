@@ -18,6 +18,7 @@ export * from './cfw/residualDenseBlock.js';
 export * from './cfw/rrdb.js';
 export * from './cfw/fuseSftBlockRRDB.js';
 export * from './cfw/autoencoderKLResi.js';
+export * from './vaeNetworks.js';
 export * from './tiled/tileGrid.js';
 export * from './tiled/hostFeature.js';
 export * from './tiled/program.js';

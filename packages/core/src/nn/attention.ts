@@ -17,6 +17,16 @@ export interface MultiHeadAttentionOptions {
   mask?: tf.Tensor2D;
 }
 
+/**
+ * Values of an additive causal mask for query rows `rowOffset … rowOffset + rows` over `cols` keys: 0 on and below
+ * the diagonal, −∞ above (open_clip `build_attention_mask`, HF `_create_4d_causal_attention_mask`).
+ */
+export function causalMaskData(rows: number, cols: number, rowOffset = 0): Float32Array {
+  const data = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) data.fill(-Infinity, i * cols + Math.min(cols, rowOffset + i + 1), (i + 1) * cols);
+  return data;
+}
+
 /** Default {@link MultiHeadAttentionOptions.scoreBudgetBytes}. */
 export const DEFAULT_SCORE_BUDGET_BYTES = 64 * 2 ** 20;
 

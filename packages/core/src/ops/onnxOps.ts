@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { type Conv2d } from '../nn/conv2d.js';
+import { causalMaskData } from '../nn/attention.js';
 import { weightData } from '../nn/hostWeights.js';
 import { type OnnxDType, OnnxGraphBuilder, type OnnxModel } from './onnxGraph.js';
 import { type AttentionOptions, type Ops } from './ops.js';
@@ -88,9 +89,7 @@ export function recordOnnx(networkName: string): OnnxRecorder {
     if (n !== rows) q = g.node('Slice', [qh, i64([r0]), i64([r0 + n]), i64([2])]);
     let scores = g.node('MatMul', [q, kt]); // [B, H, n, Nk]
     if (o.causal) {
-      const mask = new Float32Array(n * nk);
-      for (let i = 0; i < n; i++) mask.fill(-Infinity, i * nk + r0 + i + 1, (i + 1) * nk);
-      scores = g.node('Add', [scores, g.initializer('causal', mask, [n, nk], true)]);
+      scores = g.node('Add', [scores, g.initializer('causal', causalMaskData(n, nk, r0), [n, nk], true)]);
     }
     return g.node('MatMul', [g.node('Softmax', [scores], 1, { axis: -1 }), vh]); // [B, H, n, dv]
   };

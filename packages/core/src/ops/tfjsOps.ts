@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { gelu, quickGelu, silu } from '../nn/activations.js';
-import { multiHeadAttention } from '../nn/attention.js';
+import { causalMaskData, multiHeadAttention } from '../nn/attention.js';
 import { conv2d } from '../nn/conv2d.js';
 import { groupNorm } from '../nn/groupNorm.js';
 import { withWeights } from '../nn/hostWeights.js';
@@ -13,9 +13,7 @@ const causalMasks = new Map<number, tf.Tensor2D>();
 function causalMask(n: number): tf.Tensor2D {
   let m = causalMasks.get(n);
   if (!m) {
-    const data = new Float32Array(n * n);
-    for (let i = 0; i < n; i++) data.fill(-Infinity, i * n + i + 1, (i + 1) * n);
-    m = tf.keep(tf.tensor2d(data, [n, n]));
+    m = tf.keep(tf.tensor2d(causalMaskData(n, n), [n, n]));
     causalMasks.set(n, m);
   }
   return m;

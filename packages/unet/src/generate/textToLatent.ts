@@ -20,7 +20,7 @@ import {
   resolveEngine,
   weightsOnHost,
 } from '@stablesr/core';
-import { type AutoencoderKL, decodeOps, diffusersVaeView, disposeAutoencoderKL, downsamplingFactor, loadAutoencoderKL } from '@stablesr/vae';
+import { type AutoencoderKL, diffusersVaeView, disposeAutoencoderKL, downsamplingFactor, loadAutoencoderKL, vaeDecoderNetwork } from '@stablesr/vae';
 import { diffusersUNetView } from '../model/diffusersKeys.js';
 import { UNET_DEFAULTS, type UNetConfig } from '../model/unetConfig.js';
 import { type UNet, disposeUNet, loadUNet } from '../model/unetModel.js';
@@ -232,7 +232,7 @@ export class TextToLatent {
     this.unetNet = compileUNet(unet, engine);
     this.text = text;
     this.vae = vae;
-    this.vaeDecoder = vae && compileNetwork({ name: 'VAE decoder', module: vae, uploadWhole: true, forward: (ops, [z]) => [decodeOps(ops, vae, z!)] }, engine);
+    this.vaeDecoder = vae && compileNetwork(vaeDecoderNetwork(vae), engine);
     const { downsampling, multiple } = sizeFactors(config);
     this.downsampling = downsampling;
     this.sizeMultiple = multiple;

@@ -1,5 +1,5 @@
 import { type Fixture, type KindOutputs, type ParityKind, type ParityKinds, compileNetwork } from '@stablesr/core';
-import { decodeOps, disposeAutoencoderKL, loadAutoencoderKL, parseAutoencoderKLConfig } from '@stablesr/vae';
+import { disposeAutoencoderKL, loadAutoencoderKL, parseAutoencoderKLConfig, vaeDecoderNetwork } from '@stablesr/vae';
 import * as tf from '@tensorflow/tfjs-core';
 import { type UNetConfig, compileUNet, disposeUNet, loadUNet, pickConfig } from '../model/index.js';
 import { txt2imgDdimKind } from './txt2imgKind.js';
@@ -105,7 +105,7 @@ const txt2imgDdim = txt2imgDdimKind({
     const vae = loadAutoencoderKL(parseAutoencoderKLConfig(pickConfig(model, 'first_stage_config', 'the autoencoder'), `${fx.dir}: first_stage_config`), fx.weights(1), {
       ...(typeof model.scale_factor === 'number' ? { scaleFactor: model.scale_factor } : {}),
     });
-    const net = compileNetwork({ name: 'VAE decoder', module: vae, forward: (ops, [z]) => [decodeOps(ops, vae, z!)] }, engine);
+    const net = compileNetwork(vaeDecoderNetwork(vae), engine);
     return {
       decode: async (z) => (await net.run([z]))[0] as tf.Tensor4D,
       dispose: () => {

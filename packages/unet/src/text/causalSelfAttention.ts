@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Linear, type Ops, tfjsOps } from '@stablesr/core';
+import { type Linear, type Ops, causalMaskData, tfjsOps } from '@stablesr/core';
 
 /** The four projections of a multi-head self-attention, heads split contiguously along the width. */
 export interface AttentionProjections {
@@ -16,9 +16,7 @@ export interface AttentionProjections {
  * engine builds its own); kept for benches and tests that compare against an explicit mask.
  */
 export function causalMask(n: number): tf.Tensor2D {
-  const data = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) data.fill(-Infinity, i * n + i + 1, (i + 1) * n);
-  return tf.tensor2d(data, [n, n]);
+  return tf.tensor2d(causalMaskData(n, n), [n, n]);
 }
 
 /**

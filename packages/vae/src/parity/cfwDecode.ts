@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type ParityKind, nhwcToNchw, runNetworkOnce } from '@stablesr/core';
-import { cfwDecodeOps, cfwEncodeOps, disposeCfwAutoencoder, loadCfwAutoencoder } from '../cfw/autoencoderKLResi.js';
+import { disposeCfwAutoencoder, loadCfwAutoencoder } from '../cfw/autoencoderKLResi.js';
+import { cfwDecoderNetwork, cfwEncoderNetwork } from '../vaeNetworks.js';
 import { autoencoderConfigOf, configEntry, listedOutputs, scaleFactorOf } from './fixtureConfig.js';
 
 /** The manifest output holding `decoded[w=<w>]` for a given w (names are written from `config.ws`). */
@@ -20,17 +21,13 @@ export const cfwDecodeKind: ParityKind = {
     const ws = configEntry(fx, 'ws');
     if (!Array.isArray(ws) || !ws.every((w) => typeof w === 'number')) throw new Error(`${fx.dir}/manifest.json: config.ws must be a list of numbers`);
     try {
-      const [moments, ...encFeatures] = (await runNetworkOnce(
-        { name: 'CFW encoder', module: cfw, uploadWhole: true, forward: (ops, [x]) => { const r = cfwEncodeOps(ops, cfw, x!); return [r.moments, ...r.encFeatures]; } },
-        env.engine,
-        [image],
-      )) as tf.Tensor4D[];
+      const [moments, ...encFeatures] = (await runNetworkOnce(cfwEncoderNetwork(cfw), env.engine, [image])) as tf.Tensor4D[];
       const outs: Record<string, tf.Tensor> = { moments: nhwcToNchw(moments!) };
       encFeatures.forEach((f, k) => (outs[`enc_fea.${k}`] = nhwcToNchw(f)));
       for (const w of ws as number[]) {
         const name = decodedOutputName(fx.manifest.outputs, w);
         if (!name) throw new Error(`${fx.dir}/manifest.json: no output decoded[w=${w}] for config.ws entry ${w}`);
-        const [decoded] = await runNetworkOnce({ name: `CFW decoder (w=${w})`, module: cfw, uploadWhole: true, forward: (ops, [x, ...enc]) => [cfwDecodeOps(ops, cfw, x!, enc, w)] }, env.engine, [z, ...encFeatures]);
+        const [decoded] = await runNetworkOnce(cfwDecoderNetwork(cfw, w), env.engine, [z, ...encFeatures]);
         outs[name] = tf.tidy(() => nhwcToNchw(decoded as tf.Tensor4D));
         decoded!.dispose();
       }

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { type ParityKind, nhwcToNchw, runNetworkOnce } from '@stablesr/core';
-import { disposeAutoencoderKL, disposeEncodeResult, encodeMomentsOps, loadAutoencoderKL, posteriorFromMoments } from '../autoencoderKL.js';
+import { disposeAutoencoderKL, disposeEncodeResult, loadAutoencoderKL, posteriorFromMoments } from '../autoencoderKL.js';
+import { vaeEncoderNetwork } from '../vaeNetworks.js';
 import { autoencoderConfigOf, listedOutputs, scaleFactorOf } from './fixtureConfig.js';
 
 /** `vae.encode`: moments, posterior and scaled latent with the recorded posterior noise. */
@@ -9,7 +10,7 @@ export const vaeEncodeKind: ParityKind = {
     const vae = loadAutoencoderKL(autoencoderConfigOf(fx, ['first_stage_config']), fx.weights(0), { scaleFactor: scaleFactorOf(fx) });
     const x = fx.inputNhwc('x') as tf.Tensor4D;
     try {
-      const [moments] = await runNetworkOnce({ name: 'VAE encoder', module: vae, uploadWhole: true, forward: (ops, [image]) => [encodeMomentsOps(ops, vae, image!)] }, env.engine, [x]);
+      const [moments] = await runNetworkOnce(vaeEncoderNetwork(vae), env.engine, [x]);
       const r = posteriorFromMoments(moments as tf.Tensor4D, vae.scaleFactor, fx.noise());
       const outs = { moments: nhwcToNchw(r.moments), mean: nhwcToNchw(r.mean), logvar: nhwcToNchw(r.logvar), std: nhwcToNchw(r.std), latent: nhwcToNchw(r.latent) };
       disposeEncodeResult(r);
