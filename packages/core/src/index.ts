@@ -45,3 +45,4 @@ export * from './ops/onnxOps.js';
 export * from './engine/engine.js';
 export * from './engine/network.js';
 export * from './engine/ortRuntime.js';
+export type { WireTensor } from './engine/ortProtocol.js';

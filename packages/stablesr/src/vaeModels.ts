@@ -3,6 +3,7 @@ import { type CompiledNetwork, type EngineInfo, type NetworkDefinition, TFJS_ENG
 import {
   type AutoencoderKL,
   type CfwAutoencoder,
+  type TiledBackend,
   cfwDecodeTiled,
   cfwDecoderNetwork,
   cfwEncodeTiled,
@@ -13,6 +14,7 @@ import {
   encodeMomentsTiled,
   loadAutoencoderKL,
   loadCfwAutoencoder,
+  onnxTiledBackend,
   parseAutoencoderKLConfig,
   posteriorFromMoments,
   vaeDecoderNetwork,
@@ -33,7 +35,8 @@ export interface VaeModelOptions {
   scaleFactor: number;
   /**
    * Images (pixels) / latents above this side are encoded / decoded tile by tile (results equal up to
-   * rounding), bounding backend memory; `undefined` = never tile. Tiled passes run on the tfjs engine.
+   * rounding), bounding backend memory; `undefined` = never tile. Tiled passes run on the same engine as the
+   * untiled ones (stage graphs on ONNX Runtime).
    */
   vaeTileSize?: number;
   /** Engine of the untiled passes (default: tfjs on the active backend). */
@@ -63,6 +66,11 @@ export function loadVaeModels(firstStageConfig: unknown, stableView: WeightView,
     return { mean: r.mean, std: r.std };
   };
   const engine = opts.engine ?? TFJS_ENGINE;
+  // Tiled passes: stage graphs on ONNX Runtime (weights read from the host), or eager tfjs with the module's
+  // host-held weights uploaded for the pass.
+  const tiledBackend = engine.engine === 'onnxruntime' ? onnxTiledBackend('VAE tiled', engine) : undefined;
+  const tiled = <T>(module: object, fn: (backend: TiledBackend | undefined) => Promise<T>): Promise<T> => (tiledBackend ? fn(tiledBackend) : withWeightsAsync(module, () => fn(undefined)));
+  const tiledOpts = (backend: TiledBackend | undefined, tileSize: number | undefined) => ({ tileSize, ...(backend ? { backend } : {}) });
   // Each untiled call runs a compiled network (on tfjs it uploads the weights kept on the host for the call).
   const networks: CompiledNetwork[] = [];
   const compile = (def: NetworkDefinition): CompiledNetwork => {
@@ -94,13 +102,13 @@ export function loadVaeModels(firstStageConfig: unknown, stableView: WeightView,
           moments.dispose();
         }
       }
-      return withWeightsAsync(vae, async () => {
-        const { moments, features } = await encodeMomentsTiled(vae, image, { tileSize: opts.vaeTileSize });
+      return tiled(vae, async (backend) => {
+        const { moments, features } = await encodeMomentsTiled(vae, image, tiledOpts(backend, opts.vaeTileSize));
         tf.dispose(features);
         return toPosterior(moments);
       });
     },
-    decodeFirstStage: (z) => (tileLatent(z) ? withWeightsAsync(vae, () => decodeTiled(vae, z, { tileSize: latentTile })) : one(decoder.run([z]))),
+    decodeFirstStage: (z) => (tileLatent(z) ? tiled(vae, (backend) => decodeTiled(vae, z, tiledOpts(backend, latentTile))) : one(decoder.run([z]))),
     cfw: cfw
       ? {
           encode: async (image) => {
@@ -112,19 +120,20 @@ export function loadVaeModels(firstStageConfig: unknown, stableView: WeightView,
                 moments!.dispose();
               }
             }
-            return withWeightsAsync(cfw!, async () => {
-              const r = await cfwEncodeTiled(cfw!, image, { tileSize: opts.vaeTileSize });
+            return tiled(cfw!, async (backend) => {
+              const r = await cfwEncodeTiled(cfw!, image, tiledOpts(backend, opts.vaeTileSize));
               tf.dispose([r.posterior.moments, r.posterior.logvar, r.posterior.latent]);
               return { posterior: { mean: r.posterior.mean, std: r.posterior.std }, encFea: r.encFeatures };
             });
           },
-          decode: (z, encFea, w) => (tileLatent(z) ? withWeightsAsync(cfw!, () => cfwDecodeTiled(cfw!, z, encFea, w, { tileSize: latentTile })) : one(cfwDecoder(w).run([z, ...encFea]))),
+          decode: (z, encFea, w) => (tileLatent(z) ? tiled(cfw!, (backend) => cfwDecodeTiled(cfw!, z, encFea, w, tiledOpts(backend, latentTile))) : one(cfwDecoder(w).run([z, ...encFea]))),
         }
       : undefined,
     networks: () => networks,
     modules: cfw ? { vae, cfw } : { vae },
     dispose: () => {
       for (const n of networks.splice(0)) void n.dispose();
+      void tiledBackend?.dispose();
       disposeAutoencoderKL(vae);
       if (cfw) disposeCfwAutoencoder(cfw);
     },

@@ -1,20 +1,23 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { Fixture, compareArrays, fixturesRoot, listFixtures } from '@stablesr/core';
+import { type EngineName, Fixture, compareArrays, fixturesRoot, listFixtures, resolveEngine } from '@stablesr/core';
 import { parseStableSRConfig } from '../src/stableSRConfig.js';
 import { loadVaeModels } from '../src/vaeModels.js';
 
 const root = fixturesRoot();
 
+const ENGINES: EngineName[] = (process.env.STABLESR_TEST_ENGINES ?? 'tfjs,onnxruntime').split(',').map((e) => e.trim() as EngineName);
+
 // The autoencoder half of the sampler fixtures: CFW enc_fea of image_preprocessed and the decode of the
-// stored samples with fusion_w = dec_w (README 7.12 steps 3 and 7), independent of the U-Net.
-for (const dir of root ? listFixtures(root, ['sampler.ddpm-sr', 'sampler.ddim-tiled']) : []) {
-  test.serial(`CFW encode / decode of ${dir.split('/').pop()} (stored samples)`, async (t) => {
+// stored samples with fusion_w = dec_w (README 7.12 steps 3 and 7), independent of the U-Net, through the
+// seam-free tiled VAE (vaeTileSize 32: 4 or 9 tiles) on each engine.
+for (const dir of root ? listFixtures(root, ['sampler.ddpm-sr', 'sampler.ddim-tiled']) : []) for (const engineName of ENGINES) {
+  test.serial(`tiled CFW encode / decode of ${dir.split('/').pop()} (stored samples) on ${engineName}`, async (t) => {
     const fx = new Fixture(dir);
     try {
       const cfg = parseStableSRConfig((fx.config as { model: unknown }).model, 'manifest');
       const before = tf.memory().numTensors;
-      const m = loadVaeModels(cfg.first_stage_config, fx.weights(0), cfg.cfw_config, fx.weights(1), { scaleFactor: cfg.scale_factor, vaeTileSize: 64 });
+      const m = loadVaeModels(cfg.first_stage_config, fx.weights(0), cfg.cfw_config, fx.weights(1), { scaleFactor: cfg.scale_factor, vaeTileSize: 32, engine: await resolveEngine({ engine: engineName, threads: 1 }) });
       const image = fx.expectedNhwc('image_preprocessed') as tf.Tensor4D;
       const samples = fx.expectedNhwc('samples') as tf.Tensor4D;
       const { posterior, encFea } = await m.cfw!.encode(image);

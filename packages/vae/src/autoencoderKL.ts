@@ -5,6 +5,7 @@ import { type Decoder, type DecoderFusion, decoderForward, loadDecoder } from '.
 import { type DiagonalGaussian, diagonalGaussian, disposeDiagonalGaussian, sampleDiagonalGaussian } from './diagonalGaussian.js';
 import { type Encoder, encoderForward, loadEncoder } from './encoder.js';
 import { type FeatureOps, featureOpsFrom } from './featureOps.js';
+import { type TiledBackend } from './tiled/tiledBackend.js';
 import { traceProgram } from './tiled/program.js';
 import { runTiledProgram } from './tiled/tiledExecutor.js';
 import { planTileGrid } from './tiled/tileGrid.js';
@@ -182,6 +183,8 @@ export interface TiledOptions {
   tileSize?: number;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+  /** Engine of the tiles: {@link tfjsTiledBackend} (default) or {@link onnxTiledBackend}. */
+  backend?: TiledBackend;
 }
 
 /** Default tile sizes: 512 image pixels to encode, 64 latent pixels to decode. */

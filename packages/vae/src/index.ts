@@ -23,6 +23,10 @@ export * from './tiled/tileGrid.js';
 export * from './tiled/hostFeature.js';
 export * from './tiled/program.js';
 export * from './tiled/tiledExecutor.js';
+export * from './tiled/tiledBackend.js';
+export * from './tiled/tfjsTileBackend.js';
+export * from './tiled/onnxTileBackend.js';
+export * from './tiled/regions.js';
 
 /** Fixture kinds implemented by this package, for `stablesr parity`. */
 export const parityKinds: ParityKinds = { ...vaeParityKinds };

@@ -1,6 +1,6 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { type ProgressEvent, type WeightView, groupNorm, loadGroupNorm } from '@stablesr/core';
+import { type ProgressEvent, type WeightView, groupNorm, loadGroupNorm, resolveEngine } from '@stablesr/core';
 import {
   type AutoencoderKLConfig,
   cfwDecode,
@@ -16,6 +16,7 @@ import {
   encodeTiled,
   loadAutoencoderKL,
   loadCfwAutoencoder,
+  onnxTiledBackend,
   planTileGrid,
   runTiledProgram,
   segmentProgram,
@@ -199,4 +200,71 @@ test.serial('tiled decode: abort stops between tiles and leaks nothing; repeated
   t.is(tf.memory().numTensors, before);
   z.dispose();
   disposeAutoencoderKL(vae);
+});
+
+test.serial('on ONNX Runtime, tiled decode, encode and CFW equal the untiled tfjs results (uneven tiles, batch 2, level attention)', async (t) => {
+  const backend = onnxTiledBackend('test VAE', await resolveEngine({ engine: 'onnxruntime', threads: 1 }));
+  try {
+    // 11×18 latent in tiles of ≤ 5: rows 4,3,4 and cols 5,4,5,4 — one graph per stage serves all 12 uneven tiles.
+    const vae = loadAutoencoderKL(FIXTURE_LIKE, synthetic(FIXTURE_LIKE, false, 1));
+    const z = randomTensor([1, 11, 18, 4], 2);
+    const a = decode(vae, z);
+    const events: ProgressEvent[] = [];
+    const b = await decodeTiled(vae, z, { tileSize: 5, backend, onProgress: (e) => events.push(e) });
+    assertSame(t, b, a, 'decode (ORT)');
+    t.true(events.some((e) => e.detail?.tiles === 12));
+    const x = tf.tidy(() => tf.tanh(randomTensor([1, 88, 136, 3], 4)));
+    const ea = encode(vae, x);
+    const eb = await encodeTiled(vae, x, { tileSize: 40, backend });
+    assertSame(t, eb.moments, ea.moments, 'moments (ORT)');
+    tf.dispose([z, a, b, x]);
+    disposeEncodeResult(ea);
+    disposeEncodeResult(eb);
+    disposeAutoencoderKL(vae);
+
+    const wide = loadAutoencoderKL(WIDER, synthetic(WIDER, false, 5));
+    const z2 = randomTensor([2, 7, 9, 3], 6);
+    const a2 = decode(wide, z2);
+    const b2 = await decodeTiled(wide, z2, { tileSize: 3, backend });
+    assertSame(t, b2, a2, 'decode, channel changes + level attention, batch 2 (ORT)');
+    tf.dispose([z2, a2, b2]);
+    disposeAutoencoderKL(wide);
+
+    const cfw = loadCfwAutoencoder(FIXTURE_LIKE, synthetic(FIXTURE_LIKE, true, 8));
+    const xc = tf.tidy(() => tf.tanh(randomTensor([1, 80, 64, 3], 9)));
+    const ca = cfwEncode(cfw, xc);
+    const cb = await cfwEncodeTiled(cfw, xc, { tileSize: 24, backend });
+    cb.encFeatures.forEach((f, k) => assertSame(t, f, ca.encFeatures[k]!, `enc_fea.${k} (ORT)`));
+    const zc = randomTensor([1, 10, 8, 4], 10);
+    const da = cfwDecode(cfw, zc, ca.encFeatures, 0.7);
+    const db = await cfwDecodeTiled(cfw, zc, ca.encFeatures, 0.7, { tileSize: 3, backend });
+    assertSame(t, db, da, 'cfw decode w=0.7 (ORT)');
+    tf.dispose([xc, zc, da, db]);
+    disposeCfwEncodeResult(ca);
+    disposeCfwEncodeResult(cb);
+    disposeAutoencoderKL(cfw);
+  } finally {
+    await backend.dispose();
+  }
+});
+
+test.serial('on ONNX Runtime, tiled GroupNorm statistics stay accurate for values far from zero', async (t) => {
+  const backend = onnxTiledBackend('test norm', await resolveEngine({ engine: 'onnxruntime', threads: 1 }));
+  const view = syntheticWeights(new Map([['n.weight', [32]], ['n.bias', [32]]]), 13);
+  const norm = loadGroupNorm(view, 'n', 32, 8, 1e-6);
+  const conv = { inChannels: 32, outChannels: 32, kernelSize: 1, stride: 1, padding: 0, dilation: 1, weight: tf.reshape(tf.eye(32), [1, 1, 32, 32]) as tf.Tensor4D } as unknown as import('@stablesr/core').Conv2d;
+  const x = tf.tidy(() => tf.add(tf.mul(randomTensor([1, 24, 40, 32], 14), 0.1), 100) as tf.Tensor4D);
+  // A conv before the norm makes the statistics come from the tiles (not from the whole-map input).
+  const program = traceProgram([{ channels: 32, shift: 0 }], (ops, [r]) => [ops.groupNorm(norm, ops.conv(conv, r!))]);
+  try {
+    const [tiled] = await runTiledProgram(program, planTileGrid(24, 40, 7), [x], { backend });
+    const untiled = groupNorm(norm, x);
+    const { maxAbs, range } = maxDiff(tiled!, untiled);
+    t.log(`ORT tiled vs untiled ${maxAbs.toExponential(2)} (range ${range.toFixed(2)})`);
+    t.true(maxAbs < 2e-3 * range, `tiled GroupNorm error ${maxAbs}`);
+    tf.dispose([tiled!, untiled]);
+  } finally {
+    tf.dispose([x, conv.weight, norm.gamma, norm.beta]);
+    await backend.dispose();
+  }
 });

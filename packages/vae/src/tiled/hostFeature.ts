@@ -39,10 +39,13 @@ export class HostFeature {
     this.cores[t] = data;
   }
 
-  /** Values of a box inside the map, NHWC `[B, y1−y0, x1−x0, C]`, gathered from every core it overlaps. */
-  readWindow(box: Box): Float32Array {
+  /**
+   * Values of a box, NHWC `[B, y1−y0, x1−x0, C]`, gathered from every core it overlaps. The box must lie inside
+   * the map unless `zerosOutside`, which reads zeros beyond it.
+   */
+  readWindow(box: Box, zerosOutside = false): Float32Array {
     const { y0, y1, x0, x1 } = box;
-    if (y0 < 0 || x0 < 0 || y1 > this.height || x1 > this.width || y0 >= y1 || x0 >= x1) {
+    if (y0 >= y1 || x0 >= x1 || (!zerosOutside && (y0 < 0 || x0 < 0 || y1 > this.height || x1 > this.width))) {
       throw new Error(`window [${y0},${y1})×[${x0},${x1}) outside the ${this.height}×${this.width} map`);
     }
     const C = this.channels;

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type ProgressCallback, applyGroupNorm, conv2d, groupMoments, silu, throwIfAborted } from '@stablesr/core';
-import { attnBlock } from '../attnBlock.js';
+import { type ProgressCallback, groupMoments, throwIfAborted } from '@stablesr/core';
 import { HostFeature } from './hostFeature.js';
 import { type Instr, type Program, type Reg, instrInputs } from './program.js';
-import { type Box, type TileGrid, boxContains, boxUnion, clipBox, tileCore, tileCount } from './tileGrid.js';
+import { tfjsTiledBackend } from './tfjsTileBackend.js';
+import { type GroupMoments, type TileStage, type TiledBackend, momentsKey } from './tiledBackend.js';
+import { type TileGrid, tileCount } from './tileGrid.js';
 
 export interface TiledRunOptions {
   /** Called after every tile of every stage (and every whole-image attention). */
@@ -12,6 +13,8 @@ export interface TiledRunOptions {
   signal?: AbortSignal;
   /** `stage` reported to onProgress (`encode`, `decode`). */
   stage?: string;
+  /** Engine of the stages (default: eager tfjs on the active backend). */
+  backend?: TiledBackend;
 }
 
 /** Per-(batch, group) statistics, accumulated tile by tile (Chan et al.'s parallel combination). */
@@ -49,16 +52,6 @@ class GroupStatsAccumulator {
   }
 }
 
-interface Stats {
-  mean: Float32Array;
-  variance: Float32Array;
-}
-
-interface Value {
-  t: tf.Tensor4D;
-  box: Box;
-}
-
 interface Segment {
   start: number;
   /** inclusive */
@@ -90,94 +83,6 @@ export function segmentProgram(program: Program): Segment[] {
   return segs;
 }
 
-function regSize(grid: TileGrid, r: Reg): [number, number] {
-  const s = 2 ** r.shift;
-  return [grid.height * s, grid.width * s];
-}
-
-/** Box of the input `x` an instruction needs to produce `o` exactly (clipped to x's map). */
-function neededInput(grid: TileGrid, ins: Instr, x: Reg, o: Box): Box {
-  const [H, W] = regSize(grid, x);
-  switch (ins.kind) {
-    case 'conv': {
-      const k = ins.conv.kernelSize;
-      const p = ins.conv.padding as number;
-      return clipBox({ y0: o.y0 - p, y1: o.y1 - p + k - 1, x0: o.x0 - p, x1: o.x1 - p + k - 1 }, H, W);
-    }
-    case 'downsample':
-      return clipBox({ y0: 2 * o.y0, y1: 2 * o.y1 + 1, x0: 2 * o.x0, x1: 2 * o.x1 + 1 }, H, W);
-    case 'upsample':
-      return { y0: Math.floor(o.y0 / 2), y1: Math.ceil(o.y1 / 2), x0: Math.floor(o.x0 / 2), x1: Math.ceil(o.x1 / 2) };
-    default:
-      return o;
-  }
-}
-
-function sliceTo(v: Value, b: Box): tf.Tensor4D {
-  if (!boxContains(v.box, b)) throw new Error(`internal: region [${b.y0},${b.y1})×[${b.x0},${b.x1}) not inside the computed [${v.box.y0},${v.box.y1})×[${v.box.x0},${v.box.x1})`);
-  if (v.box.y0 === b.y0 && v.box.y1 === b.y1 && v.box.x0 === b.x0 && v.box.x1 === b.x1) return v.t;
-  return tf.slice(v.t, [0, b.y0 - v.box.y0, b.x0 - v.box.x0, 0], [-1, b.y1 - b.y0, b.x1 - b.x0, -1]);
-}
-
-/** Zero-pads a window cut from the map so that it covers `want` (only where `want` leaves the map). */
-function padTo(x: tf.Tensor4D, have: Box, want: Box): tf.Tensor4D {
-  const top = have.y0 - want.y0;
-  const bottom = want.y1 - have.y1;
-  const left = have.x0 - want.x0;
-  const right = want.x1 - have.x1;
-  if (!top && !bottom && !left && !right) return x;
-  return tf.pad(x, [[0, 0], [top, bottom], [left, right], [0, 0]]);
-}
-
-function evalInstr(grid: TileGrid, ins: Instr, o: Box, get: (r: Reg) => Value, stats: (ins: Instr & { kind: 'norm' }) => Stats, batch: number): tf.Tensor4D {
-  switch (ins.kind) {
-    case 'conv': {
-      const [H, W] = regSize(grid, ins.x);
-      const k = ins.conv.kernelSize;
-      const p = ins.conv.padding as number;
-      const want = { y0: o.y0 - p, y1: o.y1 - p + k - 1, x0: o.x0 - p, x1: o.x1 - p + k - 1 };
-      const have = clipBox(want, H, W);
-      return conv2d({ ...ins.conv, padding: 0 }, padTo(sliceTo(get(ins.x), have), have, want));
-    }
-    case 'downsample': {
-      const [H, W] = regSize(grid, ins.x);
-      // The reference pads right/bottom by one zero row/column before the stride-2 conv; at the map's
-      // border that pad is exactly what padTo adds.
-      const want = { y0: 2 * o.y0, y1: 2 * o.y1 + 1, x0: 2 * o.x0, x1: 2 * o.x1 + 1 };
-      const have = clipBox(want, H, W);
-      return conv2d({ ...ins.conv, padding: 0 }, padTo(sliceTo(get(ins.x), have), have, want));
-    }
-    case 'upsample': {
-      const src = neededInput(grid, ins, ins.x, o);
-      const x = sliceTo(get(ins.x), src);
-      const up = tf.image.resizeNearestNeighbor(x, [x.shape[1] * 2, x.shape[2] * 2], false, false);
-      return sliceTo({ t: up, box: { y0: 2 * src.y0, y1: 2 * src.y1, x0: 2 * src.x0, x1: 2 * src.x1 } }, o);
-    }
-    case 'norm': {
-      const s = stats(ins);
-      const g = ins.norm.groups;
-      return applyGroupNorm(ins.norm, sliceTo(get(ins.x), o), tf.tensor2d(s.mean, [batch, g]), tf.tensor2d(s.variance, [batch, g]));
-    }
-    case 'silu':
-      return silu(sliceTo(get(ins.x), o));
-    case 'leakyRelu':
-      return tf.leakyRelu(sliceTo(get(ins.x), o), ins.alpha);
-    case 'scale':
-      return tf.mul(sliceTo(get(ins.x), o), ins.s);
-    case 'add':
-      return tf.add(sliceTo(get(ins.a), o), sliceTo(get(ins.b), o));
-    case 'addScaled':
-      return tf.add(sliceTo(get(ins.a), o), tf.mul(sliceTo(get(ins.b), o), ins.s));
-    case 'concat':
-      return tf.concat(
-        ins.xs.map((x) => sliceTo(get(x), o)),
-        3,
-      );
-    case 'attention':
-      throw new Error('internal: attention inside a tiled stage');
-  }
-}
-
 const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 /**
@@ -197,6 +102,7 @@ const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r)
  */
 export async function runTiledProgram(program: Program, grid: TileGrid, inputs: readonly tf.Tensor4D[], opts: TiledRunOptions = {}): Promise<tf.Tensor4D[]> {
   if (inputs.length !== program.inputs.length) throw new Error(`tiled program expects ${program.inputs.length} inputs, got ${inputs.length}`);
+  const backend = opts.backend ?? tfjsTiledBackend;
   const batch = inputs[0]!.shape[0];
   const nTiles = tileCount(grid);
   const segs = segmentProgram(program);
@@ -207,26 +113,31 @@ export async function runTiledProgram(program: Program, grid: TileGrid, inputs: 
   const lastUse = new Map<number, number>();
   program.instrs.forEach((ins, i) => instrInputs(ins).forEach((r) => lastUse.set(r.id, i)));
   for (const r of program.outputs) lastUse.set(r.id, Infinity);
-  const normGroups = new Map<number, Set<number>>();
+  const normGroups = new Map<number, number[]>();
   for (const ins of program.instrs) {
     if (ins.kind === 'norm') {
-      const s = normGroups.get(ins.x.id) ?? new Set<number>();
-      s.add(ins.norm.groups);
+      const s = normGroups.get(ins.x.id) ?? [];
+      if (!s.includes(ins.norm.groups)) s.push(ins.norm.groups);
       normGroups.set(ins.x.id, s);
     }
   }
 
   const host = new Map<number, HostFeature>();
-  const stats = new Map<string, Stats>();
-  const statsOf = (ins: Instr & { kind: 'norm' }): Stats => {
-    const s = stats.get(`${ins.x.id}/${ins.norm.groups}`);
+  const stats = new Map<string, GroupMoments>();
+  const statsOf = (ins: Instr & { kind: 'norm' }): GroupMoments => {
+    const s = stats.get(momentsKey(ins.x, ins.norm.groups));
     if (!s) throw new Error('internal: GroupNorm statistics missing');
     return s;
+  };
+  const hostOf = (r: Reg): HostFeature => {
+    const h = host.get(r.id);
+    if (!h) throw new Error(`internal: value ${r.id} is not on the host`);
+    return h;
   };
   const wholeMapStats = (r: Reg, t: tf.Tensor4D): void => {
     for (const g of normGroups.get(r.id) ?? []) {
       const m = groupMoments(t, g);
-      stats.set(`${r.id}/${g}`, { mean: m.mean.dataSync() as Float32Array, variance: m.variance.dataSync() as Float32Array });
+      stats.set(momentsKey(r, g), { mean: m.mean.dataSync() as Float32Array, variance: m.variance.dataSync() as Float32Array });
       m.mean.dispose();
       m.variance.dispose();
     }
@@ -245,12 +156,19 @@ export async function runTiledProgram(program: Program, grid: TileGrid, inputs: 
     if (seg.global) {
       throwIfAborted(opts.signal);
       const ins = instrs[0]! as Instr & { kind: 'attention' };
-      const x = host.get(ins.x.id)!.toTensor();
-      const out = attnBlock(ins.block, x);
-      x.dispose();
-      host.set(ins.out.id, HostFeature.fromTensor(grid, ins.out.shift, out));
-      wholeMapStats(ins.out, out);
-      out.dispose();
+      const x = hostOf(ins.x).toTensor();
+      let out: tf.Tensor4D;
+      try {
+        out = await backend.attention(ins.block, x);
+      } finally {
+        x.dispose();
+      }
+      try {
+        host.set(ins.out.id, HostFeature.fromTensor(grid, ins.out.shift, out));
+        wholeMapStats(ins.out, out);
+      } finally {
+        out.dispose();
+      }
       opts.onProgress?.({ stage, done: ++done, total, detail: { step: 'attention' } });
       await yieldToEventLoop();
     } else {
@@ -258,45 +176,23 @@ export async function runTiledProgram(program: Program, grid: TileGrid, inputs: 
       const stored = instrs.map((i) => i.out).filter((r) => (lastUse.get(r.id) ?? -1) > seg.end);
       const loaded = new Map<number, Reg>();
       for (const ins of instrs) for (const r of instrInputs(ins)) if (!defined.has(r.id)) loaded.set(r.id, r);
+      const momentGroups = new Map(stored.filter((r) => normGroups.has(r.id)).map((r) => [r.id, normGroups.get(r.id)!] as const));
+      const plan: TileStage = { key: stageKey(instrs, stored, [...loaded.values()]), instrs, stored, loaded: [...loaded.values()], momentGroups };
       const acc = new Map<string, GroupStatsAccumulator>();
       for (const r of stored) {
         host.set(r.id, new HostFeature(grid, r.shift, batch, r.channels));
-        for (const g of normGroups.get(r.id) ?? []) acc.set(`${r.id}/${g}`, new GroupStatsAccumulator(batch * g));
+        for (const g of momentGroups.get(r.id) ?? []) acc.set(momentsKey(r, g), new GroupStatsAccumulator(batch * g));
       }
       for (let t = 0; t < nTiles; t++) {
         throwIfAborted(opts.signal);
-        // Backwards: the region of every value this tile must compute in this stage.
-        const need = new Map<number, Box>();
-        for (const r of stored) need.set(r.id, tileCore(grid, t, r.shift));
-        for (let k = instrs.length - 1; k >= 0; k--) {
-          const ins = instrs[k]!;
-          const o = need.get(ins.out.id);
-          if (!o) continue;
-          for (const x of instrInputs(ins)) need.set(x.id, boxUnion(need.get(x.id), neededInput(grid, ins, x, o)));
-        }
-        tf.tidy(() => {
-          const vals = new Map<number, Value>();
-          for (const r of loaded.values()) {
-            const box = need.get(r.id);
-            if (box) vals.set(r.id, { t: host.get(r.id)!.windowTensor(box), box });
-          }
-          const get = (r: Reg): Value => {
-            const v = vals.get(r.id);
-            if (!v) throw new Error(`internal: value ${r.id} not available`);
-            return v;
-          };
-          for (const ins of instrs) {
-            const o = need.get(ins.out.id);
-            if (!o) continue;
-            vals.set(ins.out.id, { t: evalInstr(grid, ins, o, get, statsOf, batch), box: o });
-          }
-          for (const r of stored) {
-            const core = sliceTo(get(r), tileCore(grid, t, r.shift));
-            host.get(r.id)!.setCore(t, core.dataSync() as Float32Array);
-            for (const g of normGroups.get(r.id) ?? []) {
-              const m = groupMoments(core, g);
-              acc.get(`${r.id}/${g}`)!.add((core.size / batch) / g, m.mean.dataSync() as Float32Array, m.variance.dataSync() as Float32Array);
-            }
+        const out = await backend.runTile(plan, { grid, tile: t, batch, host: hostOf, stats: statsOf });
+        stored.forEach((r, k) => {
+          const core = out.cores[k]!;
+          hostOf(r).setCore(t, core);
+          for (const g of momentGroups.get(r.id) ?? []) {
+            const m = out.moments.get(momentsKey(r, g));
+            if (!m) throw new Error(`internal: tile ${t} returned no statistics for value ${r.id}`);
+            acc.get(momentsKey(r, g))!.add(core.length / batch / g, m.mean, m.variance);
           }
         });
         opts.onProgress?.({ stage, done: ++done, total, detail: { tile: t, tiles: nTiles } });
@@ -307,9 +203,42 @@ export async function runTiledProgram(program: Program, grid: TileGrid, inputs: 
     // Host copies no later stage reads.
     for (const [id] of host) if ((lastUse.get(id) ?? -1) <= seg.end) host.delete(id);
   }
-  return program.outputs.map((r) => {
-    const h = host.get(r.id);
-    if (!h) throw new Error('internal: program output not computed');
-    return h.toTensor();
-  });
+  return program.outputs.map((r) => hostOf(r).toTensor());
+}
+
+/** Identity of an object (a layer) within this process, for stage keys. */
+const layerIds = new WeakMap<object, number>();
+let nextLayerId = 0;
+const layerId = (o: object): number => {
+  let id = layerIds.get(o);
+  if (id === undefined) layerIds.set(o, (id = nextLayerId++));
+  return id;
+};
+
+/**
+ * A stage's computation as a string: instructions with their layers (by identity), scalars, channels and levels,
+ * and which values come in and go out. Equal keys compute the same function of their inputs.
+ */
+function stageKey(instrs: readonly Instr[], stored: readonly Reg[], loaded: readonly Reg[]): string {
+  const reg = (r: Reg): string => `${r.id}:${r.channels}@${r.shift}`;
+  const layer = (i: Instr): string => {
+    switch (i.kind) {
+      case 'conv':
+      case 'downsample':
+        return `#${layerId(i.conv)}`;
+      case 'norm':
+        return `#${layerId(i.norm)}`;
+      case 'attention':
+        return `#${layerId(i.block)}`;
+      case 'leakyRelu':
+        return `a${i.alpha}`;
+      case 'scale':
+      case 'addScaled':
+        return `s${i.s}`;
+      default:
+        return '';
+    }
+  };
+  const body = instrs.map((i) => `${i.kind}${layer(i)}(${instrInputs(i).map(reg).join(',')})->${reg(i.out)}`).join(';');
+  return `${body}|in ${loaded.map(reg).join(',')}|out ${stored.map(reg).join(',')}`;
 }
