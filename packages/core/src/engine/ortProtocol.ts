@@ -9,6 +9,11 @@ export interface OrtSessionSettings {
   disablePrepacking: boolean;
   /** ONNX Runtime's graph optimisation level: `all` adds the NCHWc convolution layout to `extended`. */
   optimization: 'all' | 'extended';
+  /**
+   * Keep ONNX Runtime's CPU arena (default): a session keeps its peak working memory between runs. Off for the many
+   * small sessions of the tiled VAE's stages, whose arenas would add up to many times one tile's working set.
+   */
+  memoryArena?: boolean;
 }
 
 /** A tensor crossing the thread boundary: its bytes travel with the message (transferred, not copied). */

@@ -28,6 +28,7 @@ async function handle(msg: OrtRequest): Promise<{ reply: OrtReply; transfer: Arr
         intraOpNumThreads: s.threads,
         interOpNumThreads: 1,
         graphOptimizationLevel: s.optimization,
+        enableCpuMemArena: s.memoryArena ?? true,
         // Failures come back as errors naming the network; ORT's own stderr log would only repeat them.
         logSeverityLevel: 4,
         externalData,

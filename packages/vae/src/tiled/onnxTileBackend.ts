@@ -222,7 +222,7 @@ export function onnxTiledBackend(name: string, engine: EngineInfo): TiledBackend
       if (index === undefined) stageNames.set(stage.key, (index = stageNames.size));
       const { model, plan } = recordStage(`${name} stage ${index}`, stage, batch, th, tw);
       graph = ortRuntime()
-        .createSession(`${name} stage ${index}`, model, { threads: engine.threads, device: engine.provider as 'cpu' | 'cuda', disablePrepacking: !engine.prepack, optimization: 'all' })
+        .createSession(`${name} stage ${index}`, model, { threads: engine.threads, device: engine.provider as 'cpu' | 'cuda', disablePrepacking: !engine.prepack, optimization: 'all', memoryArena: false })
         .then((session) => ({ ...plan, session }));
       graph.catch(() => graphs.delete(key));
       graphs.set(key, graph);
