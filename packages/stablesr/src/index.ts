@@ -27,3 +27,6 @@ export * from './upscaleResult.js';
 export * from './upscaleInput.js';
 export * from './outputImage.js';
 export * from './upscaleProgress.js';
+export * from './srRecipe.js';
+export * from './srPlan.js';
+export * from './checkpointShapes.js';

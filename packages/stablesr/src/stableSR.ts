@@ -1,13 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type BackendInfo, type EngineInfo, type Weights, SeededNoise, imagePatchPlan, latentTilePlan, throwIfAborted } from '@stablesr/core';
+import { type BackendInfo, type EngineInfo, type Weights, SeededNoise, throwIfAborted } from '@stablesr/core';
 import { type Conditioning } from './guidedDenoiser.js';
 import { type LoadedStableSR, type StableSRLoadOptions, loadStableSRParts } from './loadStableSR.js';
 import { OutputImage } from './outputImage.js';
-import { canvasGeometry, postprocessSize } from './preprocess.js';
 import { type PromptEncoder } from './promptEncoder.js';
 import { type SRModels } from './srModels.js';
 import { type SRNetworks } from './srNetworks.js';
-import { superResolveStrips } from './srPipeline.js';
+import { type SamplingParams, type SuperResolveRun, planFor, superResolveStrips } from './srPipeline.js';
+import { canvasRecipe } from './srRecipe.js';
 import { type StableSRConfig } from './stableSRConfig.js';
 import { type UpscaleInput, decodeInput } from './upscaleInput.js';
 import { type ResolvedUpscaleOptions, type UpscaleOptions, resolveUpscaleOptions } from './upscaleOptions.js';
@@ -96,47 +96,28 @@ export class StableSR {
     if (decoded.alpha) owned.push(decoded.alpha);
     try {
       const [, h, w] = decoded.rgb.shape;
-      // Tile geometry of this image: shrink tiles larger than the smallest latent window (see UpscaleOptions.tileSize).
-      const g = canvasGeometry(h, w, o.inputSize, o.scale);
-      const hp = g.oriH + g.padH;
-      const wp = g.oriW + g.padW;
-      const patches = imagePatchPlan(hp, wp, o.patchSize, o.patchStride);
-      const f = this.nets.models.downsampling;
-      const down = this.nets.unet.downFactor;
-      const minLatent = Math.min(...patches.map((p) => Math.min(p.h, p.w))) / f;
-      let tile = o.tileSize;
-      if (tile > minLatent) tile = Math.max(down, Math.floor(minLatent / down) * down);
-      const overlap = Math.min(o.tileOverlap, tile - 1);
-      const perStep = patches.map((p) => {
-        const lh = p.h / f;
-        const lw = p.w / f;
-        return lh <= tile && lw <= tile ? 1 : latentTilePlan(lh, lw, tile, overlap).length;
-      });
-      const total = perStep.reduce((a, b) => a + b, 0) * o.steps;
+      const p: SamplingParams = { sampler: o.sampler, steps: o.steps, eta: o.eta, parameterization: this.config.parameterization, tileSize: o.tileSize, tileOverlap: o.tileOverlap };
+      const run: SuperResolveRun = { recipe: canvasRecipe(o.sampler), upscale: o.scale, inputSize: o.inputSize, patchSize: o.patchSize, patchStride: o.patchStride };
+      // The pipeline's own plan: the progress total is the evaluations it will run.
+      const plan = planFor(this.nets.models, h, w, p, run);
 
       const onProgress = options.onProgress;
-      const run = instrumentModels(this.nets.models, () => this.nets.buildSeconds(), total, onProgress);
+      const net = instrumentModels(this.nets.models, () => this.nets.buildSeconds(), plan.evaluations, onProgress);
       const cond = await this.conditioning(o);
       owned.push(cond.context, ...(cond.uncondContext ? [cond.uncondContext] : []));
       const noise = options.noise ?? new SeededNoise(o.seed);
-      const [ph, pw] = postprocessSize(hp, wp, g);
-      const out = new OutputImage(Math.min(pw, Math.trunc(w * o.scale)), Math.min(ph, Math.trunc(h * o.scale)), decoded.alpha !== undefined, o);
+      const out = new OutputImage(Math.min(plan.outputWidth, Math.trunc(w * o.scale)), Math.min(plan.outputHeight, Math.trunc(h * o.scale)), decoded.alpha !== undefined, o);
       const size = await superResolveStrips(
-        run.models,
+        net.models,
         decoded.rgb,
         cond,
-        { sampler: o.sampler, steps: o.steps, eta: o.eta, parameterization: this.config.parameterization, tileSize: tile, tileOverlap: overlap },
+        p,
         {
+          ...run,
           schedule: { linearStart: this.config.linear_start, linearEnd: this.config.linear_end, timesteps: this.config.timesteps },
           noise,
           fidelity: o.fidelity,
           colorFix: o.colorFix,
-          upscale: o.scale,
-          inputSize: o.inputSize,
-          patchSize: o.patchSize,
-          patchStride: o.patchStride,
-          // The DDPM `_tile` script averages pixel patches uniformly, the DDIM one with Gaussian weights.
-          patchBlend: o.sampler === 'ddim' ? 'gaussian' : 'uniform',
           signal: options.signal,
           ...(onProgress ? { onProgress: (e) => e.stage !== 'sample' && e.stage !== 'tile' && onProgress(e) } : {}),
         },
@@ -145,19 +126,19 @@ export class StableSR {
       if (size.height < out.height || size.width < out.width) throw new Error(`internal: output ${size.width}×${size.height} smaller than ${out.width}×${out.height}`);
       if (decoded.alpha) await out.attachAlpha(decoded.alpha);
       const seconds = (performance.now() - t0) / 1000;
-      run.timings.total = seconds;
+      net.timings.total = seconds;
       return {
         image: out.image(),
         width: out.width,
         height: out.height,
         seconds,
-        timings: run.timings,
+        timings: net.timings,
         steps: o.steps,
-        tiles: total / o.steps,
+        tiles: plan.evaluations / plan.steps,
         inputWidth: w,
         inputHeight: h,
         grayscale: decoded.grayscale,
-        evaluations: run.evaluations(),
+        evaluations: net.evaluations(),
         ...(options.noise ? {} : { seed: o.seed }),
       };
     } finally {
