@@ -184,7 +184,7 @@ test('out-of-range and malformed numbers and choices → exit 2 naming the optio
     [['--sampler', 'euler-a'], /--sampler must be one of ddpm, ddim, got "euler-a"/],
     [['--color-fix', 'histogram'], /--color-fix must be one of wavelet, adain, none/],
     [['--backend', 'webgl'], /--backend must be one of auto, wasm, cpu, tensorflow, tensorflow-gpu, got "webgl"/],
-    [['--bit-depth', '12'], /--bit-depth must be 8 or 16, got 12/],
+    [['--bit-depth', '12'], /--bit-depth must be one of 8, 16, got "12"/],
     [['--quantize', 'floor'], /--quantize must be one of truncate, round/],
     [['--sampler', 'ddim', '--guidance=-1'], /--guidance must be ≥ 0/],
     [['--engine', 'torch'], /--engine must be one of auto, onnxruntime, tfjs, got "torch"/],
@@ -249,7 +249,7 @@ test('options that depend on the model are checked by the pipeline and reported 
   // The tiny U-Net downsamples by 4 (channel_mult [1, 1, 1]); its default tile is image_size / 8 = 8 latent pixels.
   await failsWith(t, 2, /^stablesr: --tile-size must be a multiple of 4 \(the U-Net's downsampling\), in latent pixels, got 6$/, 'upscale', IN, join(dir, 'm1.png'), ...TINY, '--steps', '1', '--tile-size', '6');
   await failsWith(t, 2, /^stablesr: --tile-overlap \(8\) must be smaller than --tile-size \(8\)$/, 'upscale', IN, join(dir, 'm2.png'), ...TINY, '--steps', '1', '--tile-overlap', '8');
-  await failsWith(t, 2, /--patch-size must be a multiple of 32 ≥ --input-size \(64\), got 32/, 'upscale', IN, join(dir, 'm3.png'), ...TINY, '--steps', '1', '--patch-size', '32');
+  await failsWith(t, 2, /^stablesr: --patch-size \(32\) must be ≥ --input-size \(64\)$/, 'upscale', IN, join(dir, 'm3.png'), ...TINY, '--steps', '1', '--patch-size', '32');
   // A bad option fails the whole batch at once rather than every image in turn.
   await failsWith(t, 2, /--tile-size must be a multiple of 4/, 'upscale', IMAGES, join(dir, 'm4'), ...TINY, '--steps', '1', '--tile-size', '6');
   t.deepEqual(readdirSync(dir).filter((f) => /^m\d/.test(f)), []);
