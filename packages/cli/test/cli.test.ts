@@ -420,3 +420,33 @@ test('parity runs fixture folders (a root folder stands for the fixtures inside 
   t.is(bad.code, 1);
   t.regex(bad.out.join('\n'), /not a fixture folder \(no manifest\.json\)[\s\S]*0 passed, 1 failed$/);
 });
+
+// Issue 13 item 2: --input-size reaches the pipeline, on a model unlike the fixtures' (VAE factor 4, U-Net
+// downsampling 2, image_size 64). A 24×20 input at --scale 2 (canvas rules, fixtures README 7.13):
+// * default input size 64: s = max(64/20, 2) = 3.2 → 64×76, padded to 96×96 → latent 24×24, tile 64/4 = 16,
+//   overlap 8 → origins 0, 8 on each axis: 4 tiles per step;
+// * --input-size 32: s = max(32/20, 2) = 2 → 40×48, padded to 64×64 → latent 16×16, tile 32/4 = 8, overlap 4 →
+//   origins 0, 4, 8 on each axis: 9 tiles per step.
+// Both outputs are trunc(24·2) × trunc(20·2) = 48×40.
+test.serial('--input-size is honoured end to end (VAE factor 4, input size ≠ image_size)', async (t) => {
+  const { writeTinyCheckpoint } = await import('../../stablesr/test/tinyCheckpoint.js');
+  const m = await writeTinyCheckpoint({ vaeLevels: 2, imageSize: 64 });
+  try {
+    const input = join(m.dir, 'in.png');
+    const px = Uint8Array.from({ length: 24 * 20 * 3 }, (_, i) => (i * 53) % 256);
+    await sharp(px, { raw: { width: 24, height: 20, channels: 3 } }).png().toFile(input);
+    const weights = ['--checkpoint', m.checkpoint, '--cfw', m.cfw, '--config', m.configFile, '--scale', '2', '--steps', '1', '--json'];
+    const tilesOf = async (...extra: string[]) => {
+      const r = await run('upscale', input, join(m.dir, `out${extra.length}.png`), ...weights, ...extra);
+      t.is(r.code, 0, r.err.join('\n'));
+      const img = (JSON.parse(r.out.join('\n')) as { images: { tiles: number; evaluations: number; outputSize: { width: number; height: number } }[] }).images[0]!;
+      t.deepEqual(img.outputSize, { width: 48, height: 40 });
+      t.is(img.evaluations, img.tiles, 'one step: evaluations = tiles');
+      return img.tiles;
+    };
+    t.is(await tilesOf(), 4);
+    t.is(await tilesOf('--input-size', '32'), 9);
+  } finally {
+    rmSync(m.dir, { recursive: true, force: true });
+  }
+});

@@ -30,3 +30,4 @@ export * from './upscaleProgress.js';
 export * from './srRecipe.js';
 export * from './srPlan.js';
 export * from './checkpointShapes.js';
+export * from './upscaleRun.js';

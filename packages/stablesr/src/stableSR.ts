@@ -6,12 +6,12 @@ import { OutputImage } from './outputImage.js';
 import { type PromptEncoder } from './promptEncoder.js';
 import { type SRModels } from './srModels.js';
 import { type SRNetworks } from './srNetworks.js';
-import { type SamplingParams, type SuperResolveRun, planFor, superResolveStrips } from './srPipeline.js';
-import { canvasRecipe } from './srRecipe.js';
+import { planFor, superResolveStrips } from './srPipeline.js';
 import { type StableSRConfig } from './stableSRConfig.js';
 import { type UpscaleInput, decodeInput } from './upscaleInput.js';
 import { type ResolvedUpscaleOptions, type UpscaleOptions, resolveUpscaleOptions } from './upscaleOptions.js';
 import { instrumentModels } from './upscaleProgress.js';
+import { upscaleRun } from './upscaleRun.js';
 import { type UpscaleResult } from './upscaleResult.js';
 
 export type { StableSRLoadOptions } from './loadStableSR.js';
@@ -96,8 +96,7 @@ export class StableSR {
     if (decoded.alpha) owned.push(decoded.alpha);
     try {
       const [, h, w] = decoded.rgb.shape;
-      const p: SamplingParams = { sampler: o.sampler, steps: o.steps, eta: o.eta, parameterization: this.config.parameterization, tileSize: o.tileSize, tileOverlap: o.tileOverlap };
-      const run: SuperResolveRun = { recipe: canvasRecipe(o.sampler), upscale: o.scale, inputSize: o.inputSize, patchSize: o.patchSize, patchStride: o.patchStride };
+      const { sampling: p, run } = upscaleRun(o, this.config);
       // The pipeline's own plan: the progress total is the evaluations it will run.
       const plan = planFor(this.nets.models, h, w, p, run);
 

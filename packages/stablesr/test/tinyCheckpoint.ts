@@ -16,20 +16,21 @@ export interface TinyOptions {
 
 /**
  * An official-layout configuration (`model.params.*`) of a tiny StableSR: 32-channel U-Net and time-aware encoder
- * with three levels (U-Net downsampling 4), a 32-channel VAE with `vaeLevels` downsamplings, a 2-block text tower.
+ * with two levels (U-Net downsampling 2), a 32-channel VAE with `vaeLevels` downsamplings, a 2-block text tower.
  */
 export function tinyOfficialConfig(o: TinyOptions): Record<string, unknown> {
   const ddconfig = { double_z: true, z_channels: 4, resolution: o.imageSize, in_channels: 3, out_ch: 3, ch: 32, ch_mult: Array(o.vaeLevels + 1).fill(1), num_res_blocks: 1, attn_resolutions: [], dropout: 0 };
-  const levels = { model_channels: 32, channel_mult: [1, 1, 1], num_res_blocks: 1, attention_resolutions: [2, 1] };
+  const levels = { model_channels: 32, channel_mult: [1, 1], num_res_blocks: 1, attention_resolutions: [2, 1] };
   return {
     model: {
+      target: 'ldm.models.diffusion.ddpm.LatentDiffusionSRTextWT',
       params: {
         parameterization: 'eps', linear_start: 0.00085, linear_end: 0.012, timesteps: 1000, scale_factor: 0.18215, image_size: o.imageSize,
-        unet_config: { params: { image_size: 32, in_channels: 4, out_channels: 4, ...levels, num_head_channels: 16, use_spatial_transformer: true, use_linear_in_transformer: true, transformer_depth: 1, context_dim: 16, legacy: false, semb_channels: 32 } },
-        first_stage_config: { params: { embed_dim: 4, ddconfig } },
-        cond_stage_config: { params: { layer: 'penultimate', open_clip_model_cfg: { embed_dim: 16, text_cfg: { context_length: 77, vocab_size: 49408, width: 16, heads: 2, layers: 2 } } } },
-        structcond_stage_config: { params: { image_size: 96, in_channels: 4, ...levels, out_channels: 32, num_heads: 4, num_head_channels: -1 } },
-        cfw_config: { params: { embed_dim: 4, ddconfig: { ...ddconfig, num_fuse_block: 1 } } },
+        unet_config: { target: 'ldm.modules.diffusionmodules.openaimodel.UNetModelDualcondV2', params: { image_size: 32, in_channels: 4, out_channels: 4, ...levels, num_head_channels: 16, use_spatial_transformer: true, use_linear_in_transformer: true, transformer_depth: 1, context_dim: 16, legacy: false, semb_channels: 32 } },
+        first_stage_config: { target: 'ldm.models.autoencoder.AutoencoderKL', params: { embed_dim: 4, ddconfig } },
+        cond_stage_config: { target: 'ldm.modules.encoders.modules.FrozenOpenCLIPEmbedder', params: { layer: 'penultimate', open_clip_model_cfg: { embed_dim: 16, text_cfg: { context_length: 77, vocab_size: 49408, width: 16, heads: 2, layers: 2 } } } },
+        structcond_stage_config: { target: 'ldm.modules.diffusionmodules.openaimodel.EncoderUNetModelWT', params: { image_size: 96, in_channels: 4, ...levels, out_channels: 32, num_heads: 4, num_head_channels: -1 } },
+        cfw_config: { target: 'ldm.models.autoencoder.AutoencoderKLResi', params: { embed_dim: 4, ddconfig: { ...ddconfig, num_fuse_block: 1 } } },
       },
     },
   };
