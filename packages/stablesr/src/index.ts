@@ -8,11 +8,13 @@ export * from './colorFix.js';
 export * from './spade.js';
 export * from './unetModelDualcondV2.js';
 export * from './timeAwareEncoder.js';
+export * from './timeAwareEncoderConfigFromWeights.js';
 
 /** Fixture kinds implemented by this package, for `stablesr parity`. */
 export const parityKinds: ParityKinds = { ...modelKinds, ...samplerKinds };
 export * from './srModels.js';
 export * from './stableSRConfig.js';
+export * from './stableSRConfigFromWeights.js';
 export * from './preprocess.js';
 export * from './guidedDenoiser.js';
 export * from './tiledSampling.js';
