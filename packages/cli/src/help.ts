@@ -55,8 +55,10 @@ Weights:
   --cfw FILE               CFW autoencoder vqgan_cfw_00011.ckpt (without it: plain VAE decoder, --fidelity unused)
   --preset 512|768v        built-in model configuration (default 512); the 768 model needs --preset 768v,
                            it cannot be told apart from its weights
-  --config FILE.yaml       model configuration (official v2-finetune_text_T_*.yaml layout); sections it
-                           does not give come from --preset
+  --config FILE.yaml       model configuration (official v2-finetune_text_T_*.yaml layout); structural
+                           values it does not give are read off the weights, the rest comes from --preset
+  --cfw-config FILE.yaml   CFW autoencoder configuration (official autoencoder_kl_64x64x4_resi.yaml
+                           layout; default: read off the --cfw weights, e.g. num_fuse_block)
   --text-encoder FILE      OpenCLIP text tower weights (default: cond_stage_model.* of the checkpoint)
   --tokenizer FILE|DIR     bpe_simple_vocab_16e6.txt.gz, or the folder holding it (only for --prompt /
                            --negative-prompt)

@@ -1,7 +1,6 @@
 import { type EngineOptions, BACKEND_CHOICES, type BackendChoice, type ImageFormat, WEIGHT_PLACEMENTS, type WeightPlacement } from '@stablesr/core';
 import { FLAG_LABEL, OptionError, STABLESR_PRESETS, type StableSRPreset, UPSCALE_OPTION_SPECS, type UpscaleOptions, parseUpscaleOptionStrings } from '@stablesr/stablesr';
-import { extname } from 'node:path';
-import { requireFile, requireFileOrDir } from './options/checkPaths.js';
+import { requireConfigFile, requireFile, requireFileOrDir } from './options/checkPaths.js';
 import { parseChoice } from './options/parseChoice.js';
 import { parseCommandArgs } from './options/parseCommandArgs.js';
 import { parseIntOption } from './options/parseNumber.js';
@@ -30,6 +29,8 @@ export interface UpscaleCliOptions {
   checkpoint: string;
   cfw?: string;
   config?: string;
+  /** `--cfw-config`: the CFW autoencoder's YAML (autoencoder_kl_64x64x4_resi.yaml layout). */
+  cfwConfig?: string;
   textEncoder?: string;
   tokenizer?: string;
   preset?: StableSRPreset;
@@ -51,6 +52,7 @@ const OPTIONS = {
   checkpoint: { type: 'string' },
   cfw: { type: 'string' },
   config: { type: 'string' },
+  'cfw-config': { type: 'string' },
   'text-encoder': { type: 'string' },
   tokenizer: { type: 'string' },
   preset: { type: 'string' },
@@ -108,10 +110,8 @@ export function parseUpscaleArgs(args: string[]): UpscaleCliOptions | 'help' {
   set('vaeTileSize', parseIntOption('--vae-tile-size', v['vae-tile-size'], { min: 8 }));
   set('weights', parseChoice('--weights', v.weights, WEIGHT_PLACEMENTS));
   if (v.cfw !== undefined) opts.cfw = requireFile('--cfw', v.cfw);
-  if (v.config !== undefined) {
-    if (!['.yaml', '.yml', '.json'].includes(extname(v.config).toLowerCase())) throw new UsageError(`--config: expected a .yaml, .yml or .json file, got ${v.config}`);
-    opts.config = requireFile('--config', v.config);
-  }
+  if (v.config !== undefined) opts.config = requireConfigFile('--config', v.config);
+  if (v['cfw-config'] !== undefined) opts.cfwConfig = requireConfigFile('--cfw-config', v['cfw-config']);
   if (v['text-encoder'] !== undefined) opts.textEncoder = requireFile('--text-encoder', v['text-encoder']);
   if (v.tokenizer !== undefined) opts.tokenizer = requireFileOrDir('--tokenizer', v.tokenizer);
   set('backend', backend);

@@ -111,7 +111,7 @@ test('--help lists every command; upscale --help and generate --help list their 
   for (const c of ['upscale', 'generate', 'parity', 'inspect']) t.true(main_.out.join('\n').includes(`stablesr ${c}`), c);
   const u = await run('upscale', '--help');
   t.is(u.code, 0);
-  for (const f of ['--checkpoint', '--cfw', '--preset', '--config', '--text-encoder', '--tokenizer', '--scale', '--steps', '--sampler', '--eta', '--tile-size', '--tile-overlap', '--fidelity', '--color-fix', '--prompt', '--negative-prompt', '--guidance', '--seed', '--input-size', '--patch-size', '--patch-stride', '--quantize', '--bit-depth', '--format', '--concurrency', '--backend', '--vae-tile-size', '--weights', '--quiet', '--json', '--verbose']) {
+  for (const f of ['--checkpoint', '--cfw', '--preset', '--config', '--cfw-config', '--text-encoder', '--tokenizer', '--scale', '--steps', '--sampler', '--eta', '--tile-size', '--tile-overlap', '--fidelity', '--color-fix', '--prompt', '--negative-prompt', '--guidance', '--seed', '--input-size', '--patch-size', '--patch-stride', '--quantize', '--bit-depth', '--format', '--concurrency', '--backend', '--vae-tile-size', '--weights', '--quiet', '--json', '--verbose']) {
     t.true(u.out.join('\n').includes(f), f);
   }
   const g = await run('generate', '--help');

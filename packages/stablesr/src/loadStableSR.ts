@@ -4,6 +4,7 @@ import {
   type EngineInfo,
   type EngineOptions,
   type WeightPlacement,
+  type WeightView,
   type Weights,
   WeightFileError,
   initBackend,
@@ -12,7 +13,9 @@ import {
 } from '@stablesr/core';
 import { PromptEncoder, findTextTower } from './promptEncoder.js';
 import { type SRNetworks, assertStableSRCheckpoint, loadSRNetworks } from './srNetworks.js';
-import { STABLESR_PRESETS, type StableSRConfig, type StableSRPreset, loadStableSRConfigFile, parseStableSRConfig } from './stableSRConfig.js';
+import { readConfigFile } from '@stablesr/unet';
+import { STABLESR_PRESETS, type StableSRConfig, type StableSRPreset } from './stableSRConfig.js';
+import { stableSRConfigFromWeights } from './stableSRConfigFromWeights.js';
 
 /** Options of {@link StableSR.load}. The engine options choose what runs the networks (default: ONNX Runtime when it loads). */
 export interface StableSRLoadOptions extends EngineOptions {
@@ -30,9 +33,17 @@ export interface StableSRLoadOptions extends EngineOptions {
   /**
    * Model configuration: a YAML/JSON file (the official `v2-finetune_text_T_512.yaml` layout), or an already parsed
    * object (official layout, its `model.params`, a fixture manifest's `config.model`, or a {@link StableSRConfig}).
-   * Sections it does not give come from `preset`.
+   * Structural values it does not give (widths, depths, attention levels, `context_dim`, `num_fuse_block`, …) are
+   * read off the weights; the rest (heads, schedule, parameterization) comes from `preset`.
    */
   config?: string | Record<string, unknown> | StableSRConfig;
+  /**
+   * The CFW autoencoder's configuration, which StableSR keeps apart from the model YAML (whose layout has no CFW
+   * section): a YAML/JSON file in the layout of `configs/autoencoder/autoencoder_kl_64x64x4_resi.yaml`
+   * (`model.params.{embed_dim, ddconfig}`), or the parsed object. Fields it leaves out (the released file has no
+   * `num_fuse_block`) are read off the CFW weights. Default: the CFW weights alone.
+   */
+  cfwConfig?: string | Record<string, unknown>;
   /**
    * Built-in configuration when `config` is not given (or the base it is merged over). Default `'512'`:
    * the ε-prediction 512 model. The 768-v model (`stablesr_768v_000139.ckpt`) has the same tensor shapes
@@ -86,7 +97,7 @@ export async function loadStableSRParts(opts: StableSRLoadOptions): Promise<Load
   if (!opts || typeof opts.checkpoint !== 'string' || opts.checkpoint === '') throw new Error('StableSR.load: option checkpoint (path of the StableSR checkpoint) is required');
   const backend = await initBackend(opts.backend);
   const engine = await resolveEngine(opts);
-  const config = resolveConfig(opts);
+  const base = presetOf(opts);
   const files: Weights[] = [];
   let nets: SRNetworks | undefined;
   let text: PromptEncoder | undefined;
@@ -102,6 +113,7 @@ export async function loadStableSRParts(opts: StableSRLoadOptions): Promise<Load
         throw new WeightFileError(opts.cfw, 'is not a CFW autoencoder (no decoder.fusion_layer_* keys; expected vqgan_cfw_00011.ckpt)');
       }
     }
+    const config = resolveConfig(opts, base, ckpt, cfw);
     let tower = findTextTower(ckpt);
     if (opts.textEncoder !== undefined) {
       const te = openWeights(opts.textEncoder);
@@ -129,11 +141,17 @@ export async function loadStableSRParts(opts: StableSRLoadOptions): Promise<Load
   }
 }
 
-function resolveConfig(opts: StableSRLoadOptions): StableSRConfig {
+function presetOf(opts: StableSRLoadOptions): StableSRConfig {
   const presetName = opts.preset ?? '512';
   const base = STABLESR_PRESETS[presetName];
   if (!base) throw new Error(`StableSR.load: option preset must be one of ${Object.keys(STABLESR_PRESETS).join(', ')}, got ${JSON.stringify(presetName)}`);
-  if (opts.config === undefined) return base;
-  if (typeof opts.config === 'string') return loadStableSRConfigFile(opts.config, base);
-  return parseStableSRConfig(opts.config, 'config', base);
+  return base;
+}
+
+/** The config given (files read here), completed from the weights, then the preset ({@link stableSRConfigFromWeights}). */
+function resolveConfig(opts: StableSRLoadOptions, base: StableSRConfig, ckpt: WeightView, cfw: WeightView | undefined): StableSRConfig {
+  const read = (c: string | object, what: string) => (typeof c === 'string' ? { raw: readConfigFile(c), source: c } : { raw: c, source: what });
+  const main = opts.config === undefined ? undefined : read(opts.config, 'config');
+  const cfwCfg = opts.cfwConfig === undefined ? undefined : read(opts.cfwConfig, 'cfwConfig');
+  return stableSRConfigFromWeights({ config: main?.raw, source: main?.source, cfwConfig: cfwCfg?.raw, cfwSource: cfwCfg?.source, base }, ckpt, cfw);
 }

@@ -72,6 +72,7 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
     ...opts.engine,
     ...(opts.cfw !== undefined && { cfw: opts.cfw }),
     ...(opts.config !== undefined && { config: opts.config }),
+    ...(opts.cfwConfig !== undefined && { cfwConfig: opts.cfwConfig }),
     ...(opts.preset !== undefined && { preset: opts.preset }),
     ...(opts.textEncoder !== undefined && { textEncoder: opts.textEncoder }),
     ...(opts.tokenizer !== undefined && { tokenizer: opts.tokenizer }),
