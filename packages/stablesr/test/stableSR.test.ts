@@ -2,29 +2,28 @@
 // golden fixtures: reference reproduction (the canvas scripts' outputs), image formats, determinism, memory,
 // progress, abort, and clear errors for bad input.
 import test from 'ava';
+import { fixtureContextWeightFile, fixtureWeightFile, requireFixtures } from '../../../test/fixtureGate.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { AbortError, Fixture, type RawImage, fixturesRoot } from '@stablesr/core';
+import { AbortError, Fixture, type RawImage } from '@stablesr/core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StableSR, type StableSRLoadOptions, type UpscaleOptions } from '../src/stableSR.js';
 
-const root = fixturesRoot();
+const root = requireFixtures('StableSR end-to-end tests');
 
-if (!root) {
-  if (process.env.CI) test('golden fixtures are present', (t) => t.fail('../shared/fixtures not found (set STABLESR_FIXTURES)'));
-  else console.log('skipping StableSR end-to-end tests: ../shared/fixtures not found (set STABLESR_FIXTURES)');
-} else {
+if (root) {
   registerTests(root);
 }
 
 function registerTests(root: string): void {
-  const models = join(root, '_models');
+  // The tiny model's files, as the sampler manifests name them.
+  const sr1 = join(root, 'sampler.ddpm-sr');
   const files = {
-    checkpoint: join(models, 'sr-a/stablesr.safetensors'),
-    cfw: join(models, 'sr-a/vqgan_cfw.safetensors'),
-    textEncoder: join(models, 'text-a/openclip_text.safetensors'),
+    checkpoint: fixtureWeightFile(sr1, 0),
+    cfw: fixtureWeightFile(sr1, 1),
+    textEncoder: fixtureContextWeightFile(sr1),
     tokenizer: join(root, 'tokenizer/bpe_simple_vocab_16e6.txt.gz'),
-    plainSd: join(models, 'sd-a/unet.safetensors'),
+    plainSd: fixtureWeightFile(join(root, 'sampler.txt2img-ddim'), 0),
   };
   const manifest = (name: string) => JSON.parse(readFileSync(join(root, name, 'manifest.json'), 'utf8')) as { config: Record<string, unknown> };
   // The tiny model's configuration, exactly as the sampler fixtures give it.

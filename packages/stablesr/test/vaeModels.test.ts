@@ -1,10 +1,11 @@
 import test from 'ava';
+import { requireFixtures } from '../../../test/fixtureGate.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { Fixture, compareArrays, fixturesRoot, listFixtures } from '@stablesr/core';
+import { Fixture, compareArrays, listFixtures } from '@stablesr/core';
 import { parseStableSRConfig } from '../src/stableSRConfig.js';
 import { loadVaeModels } from '../src/vaeModels.js';
 
-const root = fixturesRoot();
+const root = requireFixtures('CFW encode / decode of the sampler fixtures');
 
 // The autoencoder half of the sampler fixtures: CFW enc_fea of image_preprocessed and the decode of the
 // stored samples with fusion_w = dec_w (README 7.12 steps 3 and 7), independent of the U-Net.
