@@ -18,8 +18,8 @@ const CFW_YAML = (n?: number) => join(dir, `autoencoder_resi${n ?? ''}.yaml`);
 
 test.before(async () => {
   await sharp(Uint8Array.from({ length: 16 * 16 * 3 }, (_, i) => (i * 37) % 256), { raw: { width: 16, height: 16, channels: 3 } }).png().toFile(IN);
-  writeTinySafetensors(CKPT, tinyStableSRKeys(), 1);
-  for (const n of [1, 3]) writeTinySafetensors(CFW(n), tinyCfwKeys(n), 2);
+  await writeTinySafetensors(CKPT, await tinyStableSRKeys(), 1);
+  for (const n of [1, 3]) await writeTinySafetensors(CFW(n), await tinyCfwKeys(n), 2);
   writeFileSync(YAML, tinyOfficialYaml());
   writeFileSync(CFW_YAML(), tinyCfwYaml());
   writeFileSync(CFW_YAML(2), tinyCfwYaml(2));

@@ -10,8 +10,13 @@ import { inferTimeAwareEncoderFields } from '../src/timeAwareEncoderConfigFromWe
 import { TINY_STRUCTCOND, TINY_UNET, TINY_VAE, tinyCfwConfig, tinyCfwKeys, tinyCfwYaml, tinyOfficialYaml, tinyStableSRKeys } from './tinyStableSR.js';
 
 const view = (keys: Map<string, number[]>, origin: string) => weightsFromSource(syntheticSource(keys, { origin }));
-const checkpoint = () => view(tinyStableSRKeys(), 'tiny-sr.safetensors');
-const cfwFile = (n: number) => view(tinyCfwKeys(n), `tiny-cfw-${n}.safetensors`);
+const keys = { checkpoint: new Map<string, number[]>(), cfw: new Map<number, Map<string, number[]>>() };
+test.before(async () => {
+  keys.checkpoint = await tinyStableSRKeys();
+  for (const n of [1, 3]) keys.cfw.set(n, await tinyCfwKeys(n));
+});
+const checkpoint = () => view(keys.checkpoint, 'tiny-sr.safetensors');
+const cfwFile = (n: number) => view(keys.cfw.get(n)!, `tiny-cfw-${n}.safetensors`);
 
 test('the time-aware encoder with ResBlock downsampling, scale-shift norm and other widths is read off its keys', (t) => {
   const cfg: EncoderUNetModelWTConfig = { ...TINY_STRUCTCOND, channel_mult: [1, 2, 2], num_res_blocks: 2, resblock_updown: true, use_scale_shift_norm: true, attention_resolutions: [1, 4] };

@@ -1,12 +1,14 @@
 // Tiny StableSR checkpoints built in the test, with structures unlike the public fixtures (sr-a: model_channels 32,
 // channel_mult [1,1,1], one block per level, transformer depth 1, one RRDB per fusion layer): written from the loaders'
-// own key lists, so that config inference and loading are checked on files nobody hand-wrote.
-import { writeFileSync } from 'node:fs';
-import { type TensorToWrite, encodeSafetensors, recordWeightRequests, syntheticSource } from '@stablesr/core';
-import { type AutoencoderKLConfig, disposeAutoencoderKL, disposeCfwAutoencoder, loadAutoencoderKL, loadCfwAutoencoder } from '@stablesr/vae';
-import { type OpenClipTextCfg, disposeFrozenOpenClipEmbedder, disposeUNet, loadFrozenOpenClipEmbedder, loadUNet } from '@stablesr/unet';
-import { spadeExtension } from '../src/spade.js';
-import { type EncoderUNetModelWTConfig, disposeTimeAwareEncoder, loadTimeAwareEncoder } from '../src/timeAwareEncoder.js';
+// own key lists (checkpointShapes), so that config inference and loading are checked on files nobody hand-wrote.
+// (tinyCheckpoint.ts writes another tiny model, for the recipes; this one differs in depth, widths and fuse blocks.)
+import { parse } from 'yaml';
+import { syntheticSource, writeSafetensors } from '@stablesr/core';
+import { type AutoencoderKLConfig } from '@stablesr/vae';
+import { type OpenClipTextCfg } from '@stablesr/unet';
+import { type CheckpointPart, checkpointShapes } from '../src/checkpointShapes.js';
+import { type StableSRConfig, parseStableSRConfig } from '../src/stableSRConfig.js';
+import { type EncoderUNetModelWTConfig } from '../src/timeAwareEncoder.js';
 import { type UNetModelDualcondV2Config } from '../src/unetModelDualcondV2.js';
 
 /**
@@ -52,28 +54,26 @@ export const TINY_TEXT: OpenClipTextCfg = { context_length: 77, vocab_size: 4940
 /** The CFW autoencoder of {@link TINY_VAE} with `numFuseBlock` RRDBs per fusion layer. */
 export const tinyCfwConfig = (numFuseBlock: number): AutoencoderKLConfig => ({ embed_dim: 4, ddconfig: { ...TINY_VAE.ddconfig, num_fuse_block: numFuseBlock } });
 
+/** The tiny model as a parsed configuration (its CFW with `numFuseBlock` RRDBs per fusion layer). */
+function tinyConfig(numFuseBlock = 1): StableSRConfig {
+  return { ...parseStableSRConfig(parse(tinyOfficialYaml()), 'tiny.yaml'), cfw_config: tinyCfwConfig(numFuseBlock) as unknown as StableSRConfig['cfw_config'] };
+}
+
+const shapesOf = async (config: StableSRConfig, parts: CheckpointPart[]) => new Map((await Promise.all(parts.map((p) => checkpointShapes(config, p)))).flatMap((m) => [...m]));
+
 /** Key → stored shape of a StableSR checkpoint with the tiny networks (text tower under `cond_stage_model.`). */
-export function tinyStableSRKeys(): Map<string, number[]> {
-  const keys = new Map<string, number[]>();
-  const add = (m: Map<string, number[]>) => m.forEach((s, k) => keys.set(k, s));
-  add(recordWeightRequests((v) => loadUNet(TINY_UNET, v, spadeExtension(TINY_UNET.semb_channels!)), disposeUNet, 'model.diffusion_model.'));
-  add(recordWeightRequests((v) => loadTimeAwareEncoder(TINY_STRUCTCOND, v), disposeTimeAwareEncoder, 'structcond_stage_model.'));
-  add(recordWeightRequests((v) => loadAutoencoderKL(TINY_VAE, v), disposeAutoencoderKL, 'first_stage_model.'));
-  // Layer "last" reads every block; a checkpoint holds them all.
-  add(recordWeightRequests((v) => loadFrozenOpenClipEmbedder({ text_cfg: TINY_TEXT, layer: 'last' }, v), disposeFrozenOpenClipEmbedder, 'cond_stage_model.'));
-  return keys;
+export function tinyStableSRKeys(): Promise<Map<string, number[]>> {
+  return shapesOf(tinyConfig(), ['unet', 'structcond', 'vae', 'text']);
 }
 
 /** Key → stored shape of a CFW autoencoder file (no prefix) with `numFuseBlock` RRDBs per fusion layer. */
-export function tinyCfwKeys(numFuseBlock: number): Map<string, number[]> {
-  return recordWeightRequests((v) => loadCfwAutoencoder(tinyCfwConfig(numFuseBlock), v), disposeCfwAutoencoder);
+export function tinyCfwKeys(numFuseBlock: number): Promise<Map<string, number[]>> {
+  return shapesOf(tinyConfig(numFuseBlock), ['cfw']);
 }
 
 /** Writes the keys as a safetensors file of deterministic random values (the fixtures' initialisation scale). */
-export function writeTinySafetensors(path: string, keys: ReadonlyMap<string, number[]>, seed: number): void {
-  const tensors = new Map<string, TensorToWrite>();
-  for (const e of syntheticSource(keys, { seed }).entries().values()) tensors.set(e.name, { shape: e.shape, data: e.read() as Float32Array });
-  writeFileSync(path, encodeSafetensors(tensors));
+export async function writeTinySafetensors(path: string, keys: ReadonlyMap<string, number[]>, seed: number): Promise<void> {
+  await writeSafetensors(syntheticSource(keys, { seed }), path);
 }
 
 /**
