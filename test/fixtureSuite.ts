@@ -1,26 +1,19 @@
 // Shared by every package's parity tests: one ava test per golden fixture of the given kinds.
 import test from 'ava';
-import { type EngineName, fixturesRoot, formatParityLine, listFixtures, resolveEngine, runFixture, type ParityKinds } from '@stablesr/core';
+import { type EngineName, formatParityLine, listFixtures, resolveEngine, runFixture, type ParityKinds } from '@stablesr/core';
 import { basename } from 'node:path';
+import { requireFixtures } from './fixtureGate.js';
 
 /** Engines every fixture runs on: the fixtures are the contract of each. `STABLESR_TEST_ENGINES=tfjs` narrows it. */
 const ENGINES: EngineName[] = (process.env.STABLESR_TEST_ENGINES ?? 'tfjs,onnxruntime').split(',').map((e) => e.trim() as EngineName);
 
 /**
  * Registers one test per fixture folder whose kind is in `kinds` and engine (free-running and step-wise).
- * Where ../shared/fixtures is absent the tests are skipped with the reason printed; under CI a missing
- * folder, or no fixture of a kind, is a failure.
+ * A missing fixture folder is handled by {@link requireFixtures}; no fixture of a kind is a failure.
  */
 export function registerFixtureTests(kinds: ParityKinds): void {
-  const root = fixturesRoot();
-  if (!root) {
-    if (process.env.CI) {
-      test('golden fixtures are present', (t) => t.fail('../shared/fixtures not found (set STABLESR_FIXTURES)'));
-    } else {
-      console.log(`skipping ${Object.keys(kinds).join(', ')} fixture tests: ../shared/fixtures not found (set STABLESR_FIXTURES)`);
-    }
-    return;
-  }
+  const root = requireFixtures(`${Object.keys(kinds).join(', ')} fixture tests`);
+  if (!root) return;
   for (const kind of Object.keys(kinds)) {
     const dirs = listFixtures(root, [kind]);
     if (dirs.length === 0) test(`fixture kind ${kind} has fixtures`, (t) => t.fail(`no fixture of kind ${kind} under ${root}`));

@@ -1,7 +1,7 @@
 import { type EngineOptions, BACKEND_CHOICES, OUTPUT_EXTENSIONS, type BackendChoice, WEIGHT_PLACEMENTS, type WeightPlacement } from '@stablesr/core';
 import { TEXT_TO_LATENT_PRESETS, type TextToLatentPreset, checkTextToLatentOptions, resolveTextToLatentConfig } from '@stablesr/unet';
 import { extname } from 'node:path';
-import { requireFile, requireFileOrDir, requireWritableFile } from './options/checkPaths.js';
+import { requireConfigFile, requireFile, requireFileOrDir, requireWritableFile } from './options/checkPaths.js';
 import { parseChoice } from './options/parseChoice.js';
 import { parseCommandArgs } from './options/parseCommandArgs.js';
 import { parseFloatOption, parseIntOption } from './options/parseNumber.js';
@@ -100,10 +100,7 @@ export function parseGenerateArgs(args: string[]): GenerateCliOptions | 'help' {
     verbose: v.verbose ?? false,
   };
   if (v['negative-prompt'] !== undefined) opts.negativePrompt = v['negative-prompt'];
-  if (v.config !== undefined) {
-    if (!['.yaml', '.yml', '.json'].includes(extname(v.config).toLowerCase())) throw new UsageError(`--config: expected a .yaml, .yml or .json file, got ${v.config}`);
-    opts.config = requireFile('--config', v.config);
-  }
+  if (v.config !== undefined) opts.config = requireConfigFile('--config', v.config);
   const preset = parseChoice('--preset', v.preset, Object.keys(TEXT_TO_LATENT_PRESETS) as TextToLatentPreset[]);
   if (preset !== undefined) opts.preset = preset;
   if (v['text-encoder'] !== undefined) opts.textEncoder = requireFileOrDir('--text-encoder', v['text-encoder']);

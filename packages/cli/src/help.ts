@@ -1,4 +1,30 @@
+import { UPSCALE_OPTION_SPECS, type UpscaleValueOptionName, upscaleOptionSpec } from '@stablesr/stablesr';
 import { ENGINE_HELP } from './options/engineOptions.js';
+
+const SAMPLING = UPSCALE_OPTION_SPECS.map((o) => o.name).filter((n) => n !== 'quantize' && n !== 'bitDepth');
+const WIDTH = 112;
+const INDENT = 27;
+
+/** Usage lines of pipeline options, from the library's option table (flag, placeholder, doc), wrapped at {@link WIDTH}. */
+function optionLines(names: readonly UpscaleValueOptionName[]): string {
+  return names
+    .map((n) => {
+      const s = upscaleOptionSpec(n);
+      const lines: string[] = [];
+      let line = `  --${s.flag} ${s.arg}`.padEnd(INDENT - 1) + ' ';
+      if (line.length > INDENT) line += ' ';
+      for (const word of s.doc.split(' ')) {
+        if (line.length + word.length > WIDTH && line.trim() !== '') {
+          lines.push(line.trimEnd());
+          line = ' '.repeat(INDENT);
+        }
+        line += `${word} `;
+      }
+      lines.push(line.trimEnd());
+      return lines.join('\n');
+    })
+    .join('\n');
+}
 
 /** `stablesr --help`. */
 export const MAIN_HELP = `stablesr — latent-diffusion super-resolution (StableSR) on ONNX Runtime or TensorFlow.js
@@ -29,32 +55,17 @@ Weights:
   --cfw FILE               CFW autoencoder vqgan_cfw_00011.ckpt (without it: plain VAE decoder, --fidelity unused)
   --preset 512|768v        built-in model configuration (default 512); the 768 model needs --preset 768v,
                            it cannot be told apart from its weights
-  --config FILE.yaml       model configuration (official v2-finetune_text_T_*.yaml layout); sections it
-                           does not give come from --preset
+  --config FILE.yaml       model configuration (official v2-finetune_text_T_*.yaml layout); structural
+                           values it does not give are read off the weights, the rest comes from --preset
+  --cfw-config FILE.yaml   CFW autoencoder configuration (official autoencoder_kl_64x64x4_resi.yaml
+                           layout; default: read off the --cfw weights, e.g. num_fuse_block)
   --text-encoder FILE      OpenCLIP text tower weights (default: cond_stage_model.* of the checkpoint)
   --tokenizer FILE|DIR     bpe_simple_vocab_16e6.txt.gz, or the folder holding it (only for --prompt /
                            --negative-prompt)
 Sampling (defaults: the official scripts'):
-  --scale S                upscaling factor, 0 < S ≤ 8 (default 4); output is trunc(W·S) × trunc(H·S)
-  --steps N                sampling steps, 1…1000 (default 200)
-  --sampler ddpm|ddim      (default ddpm)
-  --eta E                  DDIM η ≥ 0 (ddim only; default 1)
-  --tile-size N            latent tile side in latent pixels (1 latent pixel = 8 image pixels), a multiple
-                           of the U-Net's downsampling (default: input size / 8, 64 for the 512 model, 96 for 768v)
-  --tile-overlap N         latent tile overlap, 0 ≤ N < tile size (default: half the tile size)
-  --fidelity W             CFW fidelity weight 0…1: 0 = more generated detail, 1 = closer to input (default 0.5)
-  --color-fix wavelet|adain|none   colour correction against the input (default wavelet)
-  --prompt TEXT            text prompt (default "")
-  --negative-prompt TEXT   negative prompt for classifier-free guidance (ddim only)
-  --guidance S             guidance scale 0…100 (ddim only; default 7 with --negative-prompt, else off; 1 = off)
-  --seed N                 random seed, 0…4294967295 (default 42)
-  --input-size N           model input size in pixels, a multiple of 32 (default: the config's, 512 / 768);
-                           smaller images are upscaled to it first and scaled back at the end
-  --patch-size N           pixel patch size for very large canvases, multiple of 32 ≥ input size (default 1280)
-  --patch-stride N         pixel patch stride, 1…patch size (default 1000)
+${optionLines(SAMPLING)}
 Output:
-  --quantize truncate|round   float → integer rule (default truncate, as the reference scripts)
-  --bit-depth 8|16         bits per sample; 16 gives real 16-bit samples, PNG only (default 8)
+${optionLines(['quantize', 'bitDepth'])}
   --format png|jpeg|webp|tiff  output format for folders (default: that of each input)
   --concurrency N          images processed at once for folders, 1…16 (default 1)
 Runtime:

@@ -1,6 +1,7 @@
 import test from 'ava';
+import { fixtureWeightFile, requireFixtures } from '../../../test/fixtureGate.js';
 import { type CliIo, main } from '@stablesr/cli';
-import { fixturesRoot, openSafetensors } from '@stablesr/core';
+import { openSafetensors } from '@stablesr/core';
 import { TextToLatent } from '@stablesr/unet';
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -10,17 +11,13 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const root = fixturesRoot();
+const root = requireFixtures('generate CLI tests');
 // The tiny SD-2.x model of the golden fixtures, in the official YAML layout (shared with the unet tests).
 const CONFIG = join(repo, 'packages/unet/test/data/tiny-txt2img.yaml');
 
-if (!root) {
-  if (process.env.CI) test('golden fixtures are present', (t) => t.fail('../shared/fixtures not found (set STABLESR_FIXTURES)'));
-  else console.log('skipping generate CLI tests: ../shared/fixtures not found (set STABLESR_FIXTURES)');
-} else {
-  const UNET = join(root, '_models/sd-a/unet.safetensors');
-  const VAE = join(root, '_models/sr-a/stablesr.safetensors');
-  const TEXT = join(root, '_models/text-a/openclip_text.safetensors');
+if (root) {
+  // The tiny SD model's U-Net, VAE and text tower files, as the sampler.txt2img-ddim manifest names them.
+  const [UNET, VAE, TEXT] = [0, 1, 2].map((i) => fixtureWeightFile(join(root, 'sampler.txt2img-ddim'), i)) as [string, string, string];
   const VOCAB = join(root, 'tokenizer/bpe_simple_vocab_16e6.txt.gz');
   const dir = mkdtempSync(join(tmpdir(), 'stablesr-generate-'));
   test.after.always(() => rmSync(dir, { recursive: true, force: true }));

@@ -16,6 +16,7 @@ export * from './weights/openWeights.js';
 export * from './weights/weightView.js';
 export * from './weights/layout.js';
 export * from './weights/syntheticSource.js';
+export * from './weights/keyTree.js';
 export * from './nn/conv2d.js';
 export * from './nn/linear.js';
 export * from './nn/groupNorm.js';

@@ -25,6 +25,8 @@ export interface SRModels {
   readonly downsampling: number;
   /** Latent channels (4). */
   readonly latentChannels: number;
+  /** The U-Net's downsampling 2^(levels − 1): latent windows must be multiples of it. */
+  readonly unetDownFactor: number;
   /** `structcond_stage_model(latent, t)`: time-aware encoder on the (not noised) LR latent. */
   structCond(lrLatent: tf.Tensor4D, t: readonly number[]): MaybePromise<StructCond>;
   /** `UNetModelDualcondV2(x, t, context, struct_cond)`: the raw model output (ε or v). */

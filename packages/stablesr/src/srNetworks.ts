@@ -86,6 +86,7 @@ export async function loadSRNetworks(config: StableSRConfig, checkpoint: WeightV
       scaleFactor: vae.scaleFactor,
       downsampling: vae.downsampling,
       latentChannels: vae.latentChannels,
+      unetDownFactor: unet.downFactor,
       structCond: (lr, t) => encNet.run(lr, t),
       unet: (x, t, context, cond) => unetNet.run(x, t, context, cond),
       encodeFirstStage: vae.encodeFirstStage,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type NoiseSource, type ProgressCallback, imagePatchPlan, throwIfAborted } from '@stablesr/core';
+import { type NoiseSource, type ProgressCallback, throwIfAborted } from '@stablesr/core';
 import {
   type DdimArrays,
   type DiffusionSchedule,
@@ -17,10 +17,14 @@ import {
 import { type ColorFixKind, applyColorFix } from './colorFix.js';
 import { type Conditioning, type WindowEvaluator, windowEvaluator } from './guidedDenoiser.js';
 import { canvasWindow } from './canvasWindow.js';
-import { type CanvasColumns, type PatchBlend, PatchBlender } from './patchBlender.js';
-import { type CanvasGeometry, canvasGeometry, postprocessCanvas, postprocessSize, preprocessCanvas } from './preprocess.js';
+import { type CanvasColumns, PatchBlender } from './patchBlender.js';
+import { type CanvasGeometry, postprocessCanvas, preprocessCanvas, preprocessCenterCrop, toUnitRange } from './preprocess.js';
 import { type LatentPosterior, type SRModels, disposePosterior } from './srModels.js';
+import { type SRPlan, latentFitsOneTile, planSuperResolve } from './srPlan.js';
+import { type InitialLatentRule, type SRRecipe, type SamplerKind, canvasRecipe } from './srRecipe.js';
 import { evaluateTiled } from './tiledSampling.js';
+
+export type { SamplerKind } from './srRecipe.js';
 
 /** Noise schedule of the diffusion model (`linear_start`, `linear_end`, `timesteps` of the YAML). */
 export interface ScheduleParams {
@@ -28,8 +32,6 @@ export interface ScheduleParams {
   linearEnd: number;
   timesteps: number;
 }
-
-export type SamplerKind = 'ddpm' | 'ddim';
 
 export interface SamplingParams {
   sampler: SamplerKind;
@@ -63,6 +65,13 @@ export function buildSchedules(s: ScheduleParams, sampler: SamplerKind, steps: n
   throw new Error(`sampler must be "ddpm" or "ddim", got "${String(sampler)}"`);
 }
 
+/**
+ * Receives the pipeline's intermediate tensors under the reference's variable names (`image_preprocessed`,
+ * `init_latent`, `enc_fea.<i>`, `x_T`, `x_T_discarded`, `samples`, `decoded`, `colorfixed`), NHWC. The tensor
+ * stays the pipeline's: clone what you keep. For inspection and the golden fixtures; it does not change the run.
+ */
+export type PipelineTrace = (name: string, t: tf.Tensor4D) => void;
+
 /** `scale_factor · (mean + std · noise)`: a posterior sample in the diffusion model's latent scale. */
 export function sampleLatent(p: LatentPosterior, scaleFactor: number, noise: NoiseSource): tf.Tensor4D {
   const z = noise.draw(p.mean.shape, 'posterior');
@@ -73,11 +82,32 @@ export function sampleLatent(p: LatentPosterior, scaleFactor: number, noise: Noi
   }
 }
 
-/** `get_first_stage_encoding(encode_first_stage(image))` with the first-stage VAE. */
-export async function encodeInitLatent(models: SRModels, image: tf.Tensor4D, noise: NoiseSource): Promise<tf.Tensor4D> {
+/** The init latent, and the CFW features when the same encode gave them. */
+export interface EncodedInput {
+  initLatent: tf.Tensor4D;
+  /** `enc_fea` of the CFW encoder, from the call that gave the init latent (plain scripts). */
+  encFea?: tf.Tensor4D[];
+}
+
+/**
+ * `init_latent` as the recipe's script computes it (README 7.12 step 3, 7.13 step 3): from the CFW encoder
+ * (`vq_model.encode`, keeping its features) or from the first stage (`get_first_stage_encoding(encode_first_stage(image))`).
+ */
+export async function encodeInitLatent(models: SRModels, image: tf.Tensor4D, noise: NoiseSource, from: SRRecipe['initLatentFrom'] = 'firstStage'): Promise<EncodedInput> {
+  if (from === 'cfw' && models.cfw) {
+    const { posterior, encFea } = await models.cfw.encode(image);
+    try {
+      return { initLatent: sampleLatent(posterior, models.scaleFactor, noise), encFea };
+    } catch (e) {
+      tf.dispose(encFea);
+      throw e;
+    } finally {
+      disposePosterior(posterior);
+    }
+  }
   const p = await models.encodeFirstStage(image);
   try {
-    return sampleLatent(p, models.scaleFactor, noise);
+    return { initLatent: sampleLatent(p, models.scaleFactor, noise) };
   } finally {
     disposePosterior(p);
   }
@@ -89,11 +119,39 @@ export function noisedLatent(full: DiffusionSchedule, initLatent: tf.Tensor4D, n
   return qSample(full, initLatent, noise, t) as tf.Tensor4D;
 }
 
+/**
+ * x_T by the recipe's rule ({@link InitialLatentRule}): `noised` draws `x_T` and noises the init latent;
+ * `noise` draws the script's dropped q_sample noise (`discarded`), then `x_T` of the init latent's shape.
+ */
+export function initialLatent(rule: InitialLatentRule, full: DiffusionSchedule, initLatent: tf.Tensor4D, noise: NoiseSource, trace?: PipelineTrace): tf.Tensor4D {
+  if (rule === 'noised') {
+    const z = noise.draw(initLatent.shape, 'x_T');
+    try {
+      const xT = noisedLatent(full, initLatent, z);
+      trace?.('x_T', xT);
+      return xT;
+    } finally {
+      z.dispose();
+    }
+  }
+  const dropped = noise.draw(initLatent.shape, 'discarded');
+  if (trace) {
+    const d = noisedLatent(full, initLatent, dropped);
+    trace('x_T_discarded', d);
+    d.dispose();
+  }
+  dropped.dispose();
+  return noise.draw(initLatent.shape, 'x_T') as tf.Tensor4D;
+}
+
 export interface SampleOptions {
   noise: NoiseSource;
   onStep?: SamplerStepCallback;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
+  trace?: PipelineTrace;
+  /** Each raw U-Net output (2B rows when guided), disposed after the callback returns. */
+  onModelOutput?: (raw: tf.Tensor4D) => void;
 }
 
 /**
@@ -103,18 +161,19 @@ export interface SampleOptions {
 export function srDenoiser(evaluate: WindowEvaluator, lrLatent: tf.Tensor4D, p: Pick<SamplingParams, 'tileSize' | 'tileOverlap'>, opts: Pick<SampleOptions, 'onProgress' | 'signal'> = {}) {
   return (x: tf.Tensor4D, at: { t: number }): Promise<tf.Tensor4D> => {
     const [, h, w] = x.shape;
-    if (h <= p.tileSize && w <= p.tileSize) return evaluate(x, lrLatent, at.t);
+    if (latentFitsOneTile(h, w, p.tileSize)) return evaluate(x, lrLatent, at.t);
     return evaluateTiled(evaluate, x, lrLatent, at.t, { tileSize: p.tileSize, tileOverlap: p.tileOverlap, onProgress: opts.onProgress, signal: opts.signal });
   };
 }
 
 /**
- * Runs the sampler from the LR latent as the canvas scripts do. DDPM: x_T = q_sample(init_latent, 999)
- * (draw `x_T`). DDIM: the script's q_sample draw is discarded and x_T is pure noise (draws `discarded`, `x_T`).
+ * Runs the sampler from the LR latent. x_T by `xT` (default: the canvas script's rule for the sampler, DDPM
+ * `noised`, DDIM `noise`); see {@link initialLatent}.
  */
-export async function sampleFromLatent(models: SRModels, initLatent: tf.Tensor4D, cond: Conditioning, p: SamplingParams, sched: SamplerSchedules, opts: SampleOptions): Promise<tf.Tensor4D> {
+export async function sampleFromLatent(models: SRModels, initLatent: tf.Tensor4D, cond: Conditioning, p: SamplingParams, sched: SamplerSchedules, opts: SampleOptions & { xT?: InitialLatentRule }): Promise<tf.Tensor4D> {
   checkTiling(p);
-  const evaluate = windowEvaluator(models, cond);
+  if (p.sampler === 'ddpm' ? !sched.ddpm : !sched.ddim) throw new Error(`sampleFromLatent: ${p.sampler} schedule missing`);
+  const evaluate = windowEvaluator(models, cond, opts.onModelOutput);
   const denoise = srDenoiser(evaluate, initLatent, p, opts);
   const total = p.steps;
   const onStep: SamplerStepCallback = async (e) => {
@@ -122,22 +181,9 @@ export async function sampleFromLatent(models: SRModels, initLatent: tf.Tensor4D
     opts.onProgress?.({ stage: 'sample', done: e.k + 1, total, detail: { t: e.t } });
   };
   const common = { noise: opts.noise, parameterization: p.parameterization, signal: opts.signal, onStep };
-  if (p.sampler === 'ddpm') {
-    if (!sched.ddpm) throw new Error('sampleFromLatent: DDPM schedule missing');
-    const z = opts.noise.draw(initLatent.shape, 'x_T');
-    const xT = noisedLatent(sched.full, initLatent, z);
-    z.dispose();
-    try {
-      return await sampleDdpm(denoise, xT, sched.ddpm, common);
-    } finally {
-      xT.dispose();
-    }
-  }
-  if (!sched.ddim) throw new Error('sampleFromLatent: DDIM schedule missing');
-  opts.noise.draw(initLatent.shape, 'discarded').dispose();
-  const xT = opts.noise.draw(initLatent.shape, 'x_T') as tf.Tensor4D;
+  const xT = initialLatent(opts.xT ?? canvasRecipe(p.sampler).xT, sched.full, initLatent, opts.noise, opts.trace);
   try {
-    return await sampleDdim(denoise, xT, sched.ddim, { ...common, vX0: 'viaEps' });
+    return p.sampler === 'ddpm' ? await sampleDdpm(denoise, xT, sched.ddpm!, common) : await sampleDdim(denoise, xT, sched.ddim!, { ...common, vX0: 'viaEps' });
   } finally {
     xT.dispose();
   }
@@ -149,24 +195,37 @@ export function checkTiling(p: Pick<SamplingParams, 'tileSize' | 'tileOverlap'>)
   if (p.tileOverlap >= p.tileSize) throw new Error(`tileOverlap (${p.tileOverlap}) must be smaller than tileSize (${p.tileSize})`);
 }
 
-/**
- * `vq_model.decode(samples / scale_factor, enc_fea)` with `fusion_w = fidelity`, `enc_fea` from the CFW
- * encoder of the (pre-processed) image. Without a CFW model the first-stage decoder is used.
- */
-export async function decodeSamples(models: SRModels, samples: tf.Tensor4D, image: tf.Tensor4D, fidelity: number): Promise<tf.Tensor4D> {
+/** `vq_model.decode(samples / scale_factor, enc_fea)` with `fusion_w = fidelity`; the first-stage decoder without a CFW model. */
+export async function decodeLatent(models: SRModels, samples: tf.Tensor4D, encFea: readonly tf.Tensor4D[] | undefined, fidelity: number): Promise<tf.Tensor4D> {
   const z = tf.div(samples, models.scaleFactor) as tf.Tensor4D;
   try {
-    if (!models.cfw) return await models.decodeFirstStage(z);
-    const { posterior, encFea } = await models.cfw.encode(image);
-    disposePosterior(posterior);
-    try {
-      return await models.cfw.decode(z, encFea, fidelity);
-    } finally {
-      tf.dispose(encFea);
-    }
+    return models.cfw && encFea ? await models.cfw.decode(z, encFea, fidelity) : await models.decodeFirstStage(z);
   } finally {
     z.dispose();
   }
+}
+
+/** The CFW encoder's features of the (pre-processed) image, its posterior dropped (README 7.13 step 6); none without a CFW model. */
+export async function encoderFeatures(models: SRModels, image: tf.Tensor4D): Promise<tf.Tensor4D[] | undefined> {
+  if (!models.cfw) return undefined;
+  const { posterior, encFea } = await models.cfw.encode(image);
+  disposePosterior(posterior);
+  return encFea;
+}
+
+/** {@link decodeLatent} with `enc_fea` from a fresh CFW encode of `image` (the canvas scripts). */
+export async function decodeSamples(models: SRModels, samples: tf.Tensor4D, image: tf.Tensor4D, fidelity: number): Promise<tf.Tensor4D> {
+  const encFea = await encoderFeatures(models, image);
+  try {
+    return await decodeLatent(models, samples, encFea, fidelity);
+  } finally {
+    if (encFea) tf.dispose(encFea);
+  }
+}
+
+/** Pipeline output in [0, 1] from a colour-fixed image in [-1, 1]: the canvas post-processing, or the plain scripts' `clamp((x + 1)/2)`. */
+export function postprocessOutput(plan: Pick<SRPlan, 'geometry'>, fixed: tf.Tensor4D): tf.Tensor4D {
+  return plan.geometry ? postprocessCanvas(fixed, plan.geometry) : toUnitRange(fixed);
 }
 
 export interface CanvasRunOptions extends SampleOptions {
@@ -175,74 +234,96 @@ export interface CanvasRunOptions extends SampleOptions {
 }
 
 /**
- * One canvas (pre-processed, padded image in [-1, 1], NHWC) through the diffusion SR: encode, sample,
- * CFW decode, colour fix against the canvas. Returns the fixed image in [-1, 1] (not clamped).
+ * One model-input window (the centre crop, a canvas, or one pixel patch of it; NHWC in [-1, 1]) through the
+ * recipe: encode, x_T, sample, CFW decode, colour fix against the window. Returns the fixed image in [-1, 1] (not clamped).
  */
-export async function superResolveCanvas(models: SRModels, canvas: tf.Tensor4D, cond: Conditioning, p: SamplingParams, sched: SamplerSchedules, opts: CanvasRunOptions): Promise<tf.Tensor4D> {
+export async function superResolveWindow(models: SRModels, image: tf.Tensor4D, cond: Conditioning, recipe: SRRecipe, p: SamplingParams, sched: SamplerSchedules, opts: CanvasRunOptions): Promise<tf.Tensor4D> {
   throwIfAborted(opts.signal);
-  const initLatent = await encodeInitLatent(models, canvas, opts.noise);
+  opts.trace?.('image_preprocessed', image);
+  const enc = await encodeInitLatent(models, image, opts.noise, recipe.initLatentFrom);
   let samples: tf.Tensor4D;
+  let encFea = enc.encFea;
   try {
-    samples = await sampleFromLatent(models, initLatent, cond, p, sched, opts);
+    opts.trace?.('init_latent', enc.initLatent);
+    if (!encFea && recipe.initLatentFrom === 'cfw') encFea = await encoderFeatures(models, image);
+    samples = await sampleFromLatent(models, enc.initLatent, cond, p, sched, { ...opts, xT: recipe.xT });
+  } catch (e) {
+    if (encFea) tf.dispose(encFea);
+    throw e;
   } finally {
-    initLatent.dispose();
+    enc.initLatent.dispose();
   }
-  throwIfAborted(opts.signal);
   let decoded: tf.Tensor4D;
   try {
+    throwIfAborted(opts.signal);
+    opts.trace?.('samples', samples);
+    // The canvas scripts encode the image a second time, noise-free, for the decoder's features.
+    encFea ??= await encoderFeatures(models, image);
+    encFea?.forEach((t, i) => opts.trace?.(`enc_fea.${i}`, t));
     opts.onProgress?.({ stage: 'decode', done: 0, total: 1 });
-    decoded = await decodeSamples(models, samples, canvas, opts.fidelity);
+    decoded = await decodeLatent(models, samples, encFea, opts.fidelity);
     opts.onProgress?.({ stage: 'decode', done: 1, total: 1 });
   } finally {
     samples.dispose();
+    if (encFea) tf.dispose(encFea);
   }
   try {
-    return applyColorFix(opts.colorFix, decoded, canvas);
+    opts.trace?.('decoded', decoded);
+    const fixed = applyColorFix(opts.colorFix, decoded, image);
+    opts.trace?.('colorfixed', fixed);
+    return fixed;
   } finally {
     decoded.dispose();
   }
 }
 
 export interface SuperResolveOptions extends CanvasRunOptions {
-  /** Target magnification (`--upscale`, default 4). */
+  /** Which official script to follow (default: the canvas script of `sampler`, as `StableSR.upscale`). Its sampler must be `sampler`'s. */
+  recipe?: SRRecipe;
+  /** Target magnification (`--upscale`, default 4; canvas layout). */
   upscale: number;
   /** Model input size in pixels (`--input_size`: 512 or 768); small inputs are first upscaled to it. */
   inputSize: number;
   /** Pixel patches (`--vqgantile_size`, `--vqgantile_stride`) for canvases above the patch size. */
   patchSize: number;
   patchStride: number;
-  /** How overlapping pixel patches are averaged: `uniform` (DDPM script) or `gaussian` (DDIM script). */
-  patchBlend: PatchBlend;
 }
+
+type RunOptions = SuperResolveOptions & { schedule: ScheduleParams };
+
+/** The options of {@link SuperResolveOptions} that shape the plan (not the networks' inputs). */
+export type SuperResolveRun = Omit<SuperResolveOptions, keyof CanvasRunOptions>;
+
+function recipeOf(p: SamplingParams, opts: Pick<SuperResolveOptions, 'recipe'>): SRRecipe {
+  const recipe = opts.recipe ?? canvasRecipe(p.sampler);
+  if (recipe.sampler !== p.sampler) throw new Error(`recipe ${recipe.name} runs sampler "${recipe.sampler}", not "${p.sampler}"`);
+  return recipe;
+}
+
+/** The plan {@link superResolve} runs for an LR image of `h × w` with these settings. */
+export function planFor(models: Pick<SRModels, 'downsampling' | 'unetDownFactor'>, h: number, w: number, p: SamplingParams, opts: SuperResolveRun): SRPlan {
+  return planSuperResolve(h, w, models, recipeOf(p, opts), { ...opts, steps: p.steps, tileSize: p.tileSize, tileOverlap: p.tileOverlap });
+}
+
+/** The sampling parameters with the plan's tile in place of the requested one. */
+const planned = (p: SamplingParams, plan: SRPlan): SamplingParams => ({ ...p, tileSize: plan.tileSize, tileOverlap: plan.tileOverlap });
 
 /**
  * Canvases above the patch size, patch by patch (README 7.13, `ImageSpliterTh`): every patch's canvas window is
  * computed from the LR image ({@link canvasWindow}), sampled, decoded and colour-fixed on its own
- * ({@link superResolveCanvas}), downloaded and blended on the host ({@link PatchBlender}), which hands finished
+ * ({@link superResolveWindow}), downloaded and blended on the host ({@link PatchBlender}), which hands finished
  * columns (canvas values in [-1, 1]) to `emit`. The backend never holds more than one patch's working set.
  */
-async function superResolvePatches(
-  models: SRModels,
-  lr: tf.Tensor4D,
-  g: CanvasGeometry,
-  cond: Conditioning,
-  p: SamplingParams,
-  sched: SamplerSchedules,
-  opts: SuperResolveOptions,
-  emit: (cols: CanvasColumns) => void,
-): Promise<void> {
+async function superResolvePatches(models: SRModels, lr: tf.Tensor4D, plan: SRPlan, cond: Conditioning, p: SamplingParams, sched: SamplerSchedules, opts: SuperResolveOptions, emit: (cols: CanvasColumns) => void): Promise<void> {
   const b = lr.shape[0];
   const c = lr.shape[3];
-  const hp = g.oriH + g.padH;
-  const wp = g.oriW + g.padW;
-  const plan = imagePatchPlan(hp, wp, opts.patchSize, opts.patchStride);
-  const blender = new PatchBlender(b, hp, wp, c, plan, opts.patchBlend, emit);
-  for (let i = 0; i < plan.length; i++) {
-    const q = plan[i]!;
-    const patch = canvasWindow(lr, g, q);
+  const blender = new PatchBlender(b, plan.inputHeight, plan.inputWidth, c, plan.patches, plan.recipe.patchBlend, emit);
+  for (let i = 0; i < plan.patches.length; i++) {
+    const q = plan.patches[i]!;
+    const patch = canvasWindow(lr, plan.geometry!, q);
     let out: tf.Tensor4D;
     try {
-      out = await superResolveCanvas(models, patch, cond, p, sched, opts);
+      out = await superResolveWindow(models, patch, cond, plan.recipe, planned(p, plan), sched, opts);
     } finally {
       patch.dispose();
     }
@@ -253,42 +334,47 @@ async function superResolvePatches(
       out.dispose();
     }
     blender.add(data);
-    opts.onProgress?.({ stage: 'patch', done: i + 1, total: plan.length, detail: { y0: q.y0, x0: q.x0 } });
+    opts.onProgress?.({ stage: 'patch', done: i + 1, total: plan.patches.length, detail: { y0: q.y0, x0: q.x0 } });
   }
 }
 
-const fitsOnePatch = (g: CanvasGeometry, o: Pick<SuperResolveOptions, 'patchSize'>) => g.oriH + g.padH <= o.patchSize && g.oriW + g.padW <= o.patchSize;
+/** The model input of a one-window plan: the centre crop or the whole canvas. */
+function preprocessInput(lr: tf.Tensor4D, plan: SRPlan, opts: Pick<SuperResolveOptions, 'inputSize' | 'upscale'>): tf.Tensor4D {
+  if (plan.recipe.layout === 'centerCrop') return preprocessCenterCrop(lr, opts.inputSize, { clamp: plan.recipe.clampInput });
+  return preprocessCanvas(lr, opts.inputSize, opts.upscale).image;
+}
 
 /**
- * The whole canvas-script pipeline on an LR image (NHWC in [-1, 1]): bicubic upscale + reflect pad,
+ * The whole pipeline of a recipe on an LR image (NHWC in [-1, 1]). Canvas scripts: bicubic upscale + reflect pad,
  * pixel patches of at most `patchSize` (each sampled, decoded and colour-fixed on its own, then averaged),
- * post-processing (downscale when the input was upscaled beyond `upscale`, crop). Returns NHWC in [0, 1].
- * The result is one tensor of the output's size; {@link superResolveStrips} keeps large outputs off the backend.
+ * post-processing (downscale when the input was upscaled beyond `upscale`, crop). Plain scripts: resize + centre
+ * crop to `inputSize`, one window. Returns NHWC in [0, 1], one tensor of the output's size;
+ * {@link superResolveStrips} keeps large outputs off the backend.
  */
-export async function superResolve(models: SRModels, lr: tf.Tensor4D, cond: Conditioning, p: SamplingParams, opts: SuperResolveOptions & { schedule: ScheduleParams }): Promise<{ image: tf.Tensor4D; geometry: CanvasGeometry }> {
+export async function superResolve(models: SRModels, lr: tf.Tensor4D, cond: Conditioning, p: SamplingParams, opts: RunOptions): Promise<{ image: tf.Tensor4D; plan: SRPlan; geometry?: CanvasGeometry }> {
   checkTiling(p);
-  const sched = buildSchedules(opts.schedule, p.sampler, p.steps, p.eta);
   const [b, h, w, c] = lr.shape;
-  const geometry = canvasGeometry(h, w, opts.inputSize, opts.upscale);
+  const plan = planFor(models, h, w, p, opts);
+  const sched = buildSchedules(opts.schedule, p.sampler, p.steps, p.eta);
   let fixed: tf.Tensor4D;
-  if (fitsOnePatch(geometry, opts)) {
-    const { image: canvas } = preprocessCanvas(lr, opts.inputSize, opts.upscale);
+  if (plan.patches.length === 1) {
+    const input = preprocessInput(lr, plan, opts);
     try {
-      fixed = await superResolveCanvas(models, canvas, cond, p, sched, opts);
+      fixed = await superResolveWindow(models, input, cond, plan.recipe, planned(p, plan), sched, opts);
     } finally {
-      canvas.dispose();
+      input.dispose();
     }
   } else {
-    const hp = geometry.oriH + geometry.padH;
-    const wp = geometry.oriW + geometry.padW;
+    const hp = plan.inputHeight;
+    const wp = plan.inputWidth;
     const all = new Float32Array(b * hp * wp * c);
-    await superResolvePatches(models, lr, geometry, cond, p, sched, opts, ({ x0, width, data }) => {
+    await superResolvePatches(models, lr, plan, cond, p, sched, opts, ({ x0, width, data }) => {
       for (let r = 0; r < b * hp; r++) all.set(data.subarray(r * width * c, (r + 1) * width * c), (r * wp + x0) * c);
     });
     fixed = tf.tensor4d(all, [b, hp, wp, c]);
   }
   try {
-    return { image: postprocessCanvas(fixed, geometry), geometry };
+    return { image: postprocessOutput(plan, fixed), plan, ...(plan.geometry ? { geometry: plan.geometry } : {}) };
   } finally {
     fixed.dispose();
   }
@@ -307,35 +393,37 @@ export interface OutputStrip {
  * images above the patch size: patch outputs are blended on the host and post-processed
  * (`clamp((x + 1)/2, 0, 1)`, crop) column by column, so neither the upscaled canvas nor the output is ever
  * whole, in the backend or on the host; the caller decides where the strips go (e.g. straight into 8-bit
- * samples). Canvases within one patch, and inputs upscaled beyond `upscale` (their output is a bicubic
+ * samples). One-window plans, and inputs upscaled beyond `upscale` (their output is a bicubic
  * downscale of the whole canvas, at most `inputSize` + 32 pixels on its short side), come as one strip.
- * Returns the output size.
+ * Returns the output size and the plan that ran.
  */
 export async function superResolveStrips(
   models: SRModels,
   lr: tf.Tensor4D,
   cond: Conditioning,
   p: SamplingParams,
-  opts: SuperResolveOptions & { schedule: ScheduleParams },
+  opts: RunOptions,
   write: (strip: OutputStrip) => void,
-): Promise<{ height: number; width: number; geometry: CanvasGeometry }> {
+): Promise<{ height: number; width: number; plan: SRPlan }> {
   const [b, h, w, c] = lr.shape;
-  const g = canvasGeometry(h, w, opts.inputSize, opts.upscale);
-  if (fitsOnePatch(g, opts) || g.upsampleScale > g.upscale) {
+  const plan = planFor(models, h, w, p, opts);
+  const g = plan.geometry;
+  if (plan.patches.length === 1 || !g || g.upsampleScale > g.upscale) {
     const { image } = await superResolve(models, lr, cond, p, opts);
     try {
       const [, oh, ow] = image.shape;
       write({ x0: 0, width: ow, height: oh, data: await image.data<'float32'>() });
-      return { height: oh, width: ow, geometry: g };
+      return { height: oh, width: ow, plan };
     } finally {
       image.dispose();
     }
   }
   checkTiling(p);
   const sched = buildSchedules(opts.schedule, p.sampler, p.steps, p.eta);
-  const hp = g.oriH + g.padH;
-  const [oh, ow] = postprocessSize(hp, g.oriW + g.padW, g);
-  await superResolvePatches(models, lr, g, cond, p, sched, opts, ({ x0, width, data }) => {
+  const hp = plan.inputHeight;
+  const oh = plan.outputHeight;
+  const ow = plan.outputWidth;
+  await superResolvePatches(models, lr, plan, cond, p, sched, opts, ({ x0, width, data }) => {
     const x1 = Math.min(x0 + width, ow);
     if (x1 <= x0) return;
     const sw = x1 - x0;
@@ -353,5 +441,5 @@ export async function superResolveStrips(
     }
     write({ x0, width: sw, height: oh, data: out });
   });
-  return { height: oh, width: ow, geometry: g };
+  return { height: oh, width: ow, plan };
 }

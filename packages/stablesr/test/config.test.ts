@@ -1,8 +1,6 @@
 import test from 'ava';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parse } from 'yaml';
-import { fixturesRoot } from '@stablesr/core';
+import { fixtureManifest, requireFixtureOfKind, requireFixtures } from '../../../test/fixtureGate.js';
 import { STABLESR_PRESETS, parseStableSRConfig } from '../src/stableSRConfig.js';
 
 // The model part of configs/stableSRNew/v2-finetune_text_T_768v.yaml (official layout, trimmed to what is read).
@@ -48,15 +46,18 @@ test('official YAML layout parses into the same configuration as the 768v preset
   t.is(STABLESR_PRESETS['512'].cfw_config.ddconfig.num_fuse_block, 2);
 });
 
-test('fixture manifests (sections named "x (Class)") parse, with their own text tower and CFW config', (t) => {
-  const root = fixturesRoot();
-  if (!root) return t.pass('fixtures absent');
-  const m = JSON.parse(readFileSync(join(root, 'sampler.ddpm-sr', 'manifest.json'), 'utf8')) as { config: { model: Record<string, unknown> } };
-  const c = parseStableSRConfig(m.config.model, 'manifest');
-  t.is(c.unet_config.model_channels, (m.config.model['unet_config (UNetModelDualcondV2)'] as { model_channels: number }).model_channels);
-  t.is(c.cfw_config.ddconfig.num_fuse_block, 1);
-  t.is(c.cond_stage_config.text_cfg.width, 16);
-});
+const root = requireFixtures('config parsing of the fixture manifests');
+const srDir = root && requireFixtureOfKind(root, 'sampler.ddpm-sr');
+if (srDir) {
+  test('fixture manifests (sections named "x (Class)") parse, with their own text tower and CFW config', (t) => {
+    const model = (fixtureManifest(srDir).config as { model: Record<string, unknown> }).model;
+    const section = <T>(name: string) => Object.entries(model).find(([k]) => k.startsWith(`${name} (`))![1] as T;
+    const c = parseStableSRConfig(model, 'manifest');
+    t.is(c.unet_config.model_channels, section<{ model_channels: number }>('unet_config').model_channels);
+    t.is(c.cfw_config.ddconfig.num_fuse_block, section<{ ddconfig: { num_fuse_block: number } }>('cfw').ddconfig.num_fuse_block);
+    t.is(c.cond_stage_config.text_cfg.width, section<{ open_clip_model_cfg: { text_cfg: { width: number } } }>('cond_stage_config').open_clip_model_cfg.text_cfg.width);
+  });
+}
 
 test('bad configs are errors naming the field', (t) => {
   t.throws(() => parseStableSRConfig({ parameterization: 'x0' }, 'my.yaml'), { message: /my.yaml: parameterization must be "eps" or "v"/ });

@@ -21,6 +21,7 @@ export function fakeModels(opts: { cfw?: boolean; onUnet?: () => void } = {}): S
     scaleFactor: 0.18215,
     downsampling: f,
     latentChannels: 4,
+    unetDownFactor: 1,
     structCond: (lr, t) => new Map([[lr.shape[2], tf.tidy(() => tf.mul(lr, tf.tensor(t.map((v) => v / 1000), [t.length, 1, 1, 1])) as tf.Tensor4D)]]),
     unet: (x, t, ctx, cond: StructCond) => {
       opts.onUnet?.();

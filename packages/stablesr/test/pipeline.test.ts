@@ -52,10 +52,10 @@ test.serial('superResolve: output size, [0, 1] range, no leak, progress per step
   const stages = new Set<string>();
   const { image, geometry } = await superResolve(models, lr, { context }, params({ tileSize: 8, tileOverlap: 4 }), {
     schedule, noise: new SeededNoise(3), fidelity: 0.5, colorFix: 'wavelet', upscale: 4, inputSize: 64,
-    patchSize: 1280, patchStride: 1000, patchBlend: 'uniform', onProgress: (e) => stages.add(e.stage),
+    patchSize: 1280, patchStride: 1000, onProgress: (e) => stages.add(e.stage),
   });
   t.deepEqual(image.shape, [1, 80, 112, 3]);
-  t.deepEqual([geometry.oriH, geometry.oriW, geometry.padH, geometry.padW], [80, 112, 16, 16]);
+  t.deepEqual([geometry!.oriH, geometry!.oriW, geometry!.padH, geometry!.padW], [80, 112, 16, 16]);
   const [lo, hi] = tf.tidy(() => [tf.min(image).dataSync()[0]!, tf.max(image).dataSync()[0]!]);
   t.true(lo >= 0 && hi <= 1);
   t.deepEqual([...stages].sort(), ['decode', 'sample', 'tile']);
@@ -72,7 +72,7 @@ test.serial('superResolve splits canvases above the patch size into pixel patche
   let patches = 0;
   const { image } = await superResolve(models, lr, { context }, params({ sampler: 'ddim', steps: 2 }), {
     schedule, noise: new SeededNoise(3), fidelity: 0, colorFix: 'adain', upscale: 4, inputSize: 64,
-    patchSize: 96, patchStride: 64, patchBlend: 'gaussian', onProgress: (e) => { if (e.stage === 'patch') patches++; },
+    patchSize: 96, patchStride: 64, onProgress: (e) => { if (e.stage === 'patch') patches++; },
   });
   t.is(patches, 2); // canvas 64 × 160 (no padding): x starts 0, 64, then 128 → 64 (moved back, deduplicated)
   t.deepEqual(image.shape, [1, 64, 160, 3]);
@@ -91,7 +91,7 @@ test.serial('abort between tiles stops the run and disposes everything in flight
   await t.throwsAsync(
     superResolve(models, lr, { context }, params({ tileSize: 4, tileOverlap: 2 }), {
       schedule, noise: new SeededNoise(3), fidelity: 0.5, colorFix: 'none', upscale: 4, inputSize: 64,
-      patchSize: 1280, patchStride: 1000, patchBlend: 'uniform', signal: controller.signal,
+      patchSize: 1280, patchStride: 1000, signal: controller.signal,
     }),
     { instanceOf: AbortError },
   );

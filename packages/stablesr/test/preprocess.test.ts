@@ -1,9 +1,10 @@
 import test from 'ava';
+import { requireFixtures } from '../../../test/fixtureGate.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { Fixture, compareArrays, fixturesRoot, listFixtures } from '@stablesr/core';
+import { Fixture, compareArrays, listFixtures } from '@stablesr/core';
 import { canvasGeometry, postprocessCanvas, postprocessSize, preprocessCanvas, preprocessCenterCrop } from '../src/preprocess.js';
 
-const root = fixturesRoot();
+const root = requireFixtures('pre-processing against the sampler fixtures');
 const samplerKinds = ['sampler.ddpm-sr', 'sampler.ddpm-sr-tiled', 'sampler.ddim', 'sampler.ddim-tiled'];
 
 // The sampler fixtures' `image_preprocessed` output isolates the script pre-processing (resize, crop, pad).

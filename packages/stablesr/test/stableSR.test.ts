@@ -2,29 +2,28 @@
 // golden fixtures: reference reproduction (the canvas scripts' outputs), image formats, determinism, memory,
 // progress, abort, and clear errors for bad input.
 import test from 'ava';
+import { fixtureContextWeightFile, fixtureWeightFile, requireFixtures } from '../../../test/fixtureGate.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { AbortError, Fixture, type RawImage, fixturesRoot } from '@stablesr/core';
+import { AbortError, Fixture, type RawImage } from '@stablesr/core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StableSR, type StableSRLoadOptions, type UpscaleOptions } from '../src/stableSR.js';
 
-const root = fixturesRoot();
+const root = requireFixtures('StableSR end-to-end tests');
 
-if (!root) {
-  if (process.env.CI) test('golden fixtures are present', (t) => t.fail('../shared/fixtures not found (set STABLESR_FIXTURES)'));
-  else console.log('skipping StableSR end-to-end tests: ../shared/fixtures not found (set STABLESR_FIXTURES)');
-} else {
+if (root) {
   registerTests(root);
 }
 
 function registerTests(root: string): void {
-  const models = join(root, '_models');
+  // The tiny model's files, as the sampler manifests name them.
+  const sr1 = join(root, 'sampler.ddpm-sr');
   const files = {
-    checkpoint: join(models, 'sr-a/stablesr.safetensors'),
-    cfw: join(models, 'sr-a/vqgan_cfw.safetensors'),
-    textEncoder: join(models, 'text-a/openclip_text.safetensors'),
+    checkpoint: fixtureWeightFile(sr1, 0),
+    cfw: fixtureWeightFile(sr1, 1),
+    textEncoder: fixtureContextWeightFile(sr1),
     tokenizer: join(root, 'tokenizer/bpe_simple_vocab_16e6.txt.gz'),
-    plainSd: join(models, 'sd-a/unet.safetensors'),
+    plainSd: fixtureWeightFile(join(root, 'sampler.txt2img-ddim'), 0),
   };
   const manifest = (name: string) => JSON.parse(readFileSync(join(root, name, 'manifest.json'), 'utf8')) as { config: Record<string, unknown> };
   // The tiny model's configuration, exactly as the sampler fixtures give it.
@@ -195,18 +194,20 @@ function registerTests(root: string): void {
   test.serial('bad upscale options are clear errors naming the option', async (t) => {
     const img = picture(8, 8, 3);
     const bad: [UpscaleOptions, RegExp][] = [
-      [{ scale: 0 }, /option scale must be a number in \(0, 8\]/],
-      [{ scale: 9 }, /option scale must be a number in \(0, 8\]/],
+      [{ scale: 0 }, /option scale must be > 0, got 0/],
+      [{ scale: 9 }, /option scale must be ≤ 8, got 9/],
       [{ scale: Number.NaN }, /option scale/],
-      [{ steps: 0 }, /option steps must be an integer in \[1, 1000\]/],
+      [{ steps: 0 }, /option steps must be ≥ 1, got 0/],
+      [{ steps: 1001 }, /option steps must be ≤ 1000, got 1001/],
       [{ steps: 2.5 }, /option steps/],
-      [{ tileSize: 8, tileOverlap: 8 }, /option tileOverlap \(8\) must be smaller than tileSize \(8\)/],
+      [{ tileSize: 8, tileOverlap: 8 }, /option tileOverlap \(8\) must be smaller than option tileSize \(8\)/],
       [{ tileSize: 6 }, /option tileSize must be a multiple of 4/],
-      [{ fidelity: 1.5 }, /option fidelity must be a number in \[0, 1\]/],
+      [{ fidelity: 1.5 }, /option fidelity must be ≤ 1, got 1\.5/],
       [{ fidelity: -0.1 }, /option fidelity/],
-      [{ sampler: 'plms' as never }, /option sampler must be "ddpm" or "ddim"/],
+      [{ sampler: 'plms' as never }, /option sampler must be one of ddpm, ddim, got "plms"/],
       [{ colorFix: 'hist' as never }, /option colorFix must be one of wavelet, adain, none/],
-      [{ negativePrompt: 'blurry' }, /option negativePrompt needs sampler "ddim"/],
+      [{ negativePrompt: 'blurry' }, /option negativePrompt needs option sampler ddim/],
+      [{ eta: 0.5 }, /option eta needs option sampler ddim/],
       [{ seed: -1 }, /option seed/],
       [{ tileSize: 8, tileOverlap: -1 }, /option tileOverlap/],
       [{ stepz: 3 } as never, /unknown option stepz/],

@@ -1,10 +1,11 @@
 import test from 'ava';
+import { requireFixtures } from '../../../test/fixtureGate.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { type EngineName, Fixture, compareArrays, fixturesRoot, listFixtures, resolveEngine } from '@stablesr/core';
+import { type EngineName, Fixture, compareArrays, listFixtures, resolveEngine } from '@stablesr/core';
 import { parseStableSRConfig } from '../src/stableSRConfig.js';
 import { loadVaeModels } from '../src/vaeModels.js';
 
-const root = fixturesRoot();
+const root = requireFixtures('CFW encode / decode of the sampler fixtures');
 
 const ENGINES: EngineName[] = (process.env.STABLESR_TEST_ENGINES ?? 'tfjs,onnxruntime').split(',').map((e) => e.trim() as EngineName);
 

@@ -1,7 +1,8 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { Fixture, fixturesRoot, listFixtures, tfjsOps } from '@stablesr/core';
+import { Fixture, compareArrays, tfjsOps } from '@stablesr/core';
 import { join } from 'node:path';
+import { requireFixtureOfKind, requireFixtures } from '../../../test/fixtureGate.js';
 import { registerFixtureTests } from '../../../test/fixtureSuite.js';
 import { textKinds } from '../src/parity/textKinds.js';
 import { type OpenClipTextCfg, ClipTokenizer, TextConditioner } from '../src/text/index.js';
@@ -9,15 +10,10 @@ import { type OpenClipTextCfg, ClipTokenizer, TextConditioner } from '../src/tex
 registerFixtureTests(textKinds);
 
 // TextConditioner over the `text.encode` fixture's tower (expected z from the reference run).
-const root = fixturesRoot();
-const dir = root ? listFixtures(root, ['text.encode'])[0] : undefined;
+const root = requireFixtures('TextConditioner on the text.encode fixture');
+const dir = root && requireFixtureOfKind(root, 'text.encode');
 
-if (!root || !dir) {
-  test('text.encode fixture is present', (t) => {
-    if (process.env.CI) t.fail('no text.encode fixture');
-    else t.pass('skipped: ../shared/fixtures not found');
-  });
-} else {
+if (root && dir) {
   const vocab = join(root, 'tokenizer', 'bpe_simple_vocab_16e6.txt.gz');
   const fx = new Fixture(dir);
   const textCfg = (fx.config.open_clip_model_cfg as { text_cfg: OpenClipTextCfg }).text_cfg;
@@ -40,7 +36,9 @@ if (!root || !dir) {
     const z = await text.encode(order.map((i) => prompts[i]!));
     const want = tf.gather(expected, tf.tensor1d(order, 'int32'));
     t.deepEqual(z.shape, [order.length, 77, textCfg.width]);
-    t.true((await maxAbs(z, want)) < 3.27e-4);
+    const spec = fx.manifest.outputs.z!;
+    const cmp = compareArrays(await z.data(), await want.data(), spec.atol, spec.rtol);
+    t.true(cmp.pass, `max |err| ${cmp.maxAbsErr} vs the manifest's atol ${spec.atol}, rtol ${spec.rtol}`);
     const e = await text.emptyEmbedding();
     const emptyIds = text.tokenizer.tokenizeTensor(['']);
     const fromIds = await text.encodeIds(emptyIds);

@@ -1,6 +1,7 @@
 import test from 'ava';
+import { fixtureWeightFile, requireFixtures } from '../../../test/fixtureGate.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { Fixture, type TensorToWrite, compareArrays, encodeSafetensors, fixturesRoot, nhwcToNchw, openSafetensors } from '@stablesr/core';
+import { Fixture, type TensorToWrite, compareArrays, encodeSafetensors, nhwcToNchw, openSafetensors } from '@stablesr/core';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -8,19 +9,15 @@ import { fileURLToPath } from 'node:url';
 import { TextToLatent, type TextToLatentLoadOptions, loadTextToLatentConfigFile, parseTextToLatentConfig } from '../src/generate/index.js';
 import { diffusersUNetPrefixes, originalToDiffusersUNetKey } from '../src/model/index.js';
 
-const root = fixturesRoot();
+const root = requireFixtures('TextToLatent tests');
 const here = dirname(fileURLToPath(import.meta.url));
 const CONFIG = join(here, 'data/tiny-txt2img.yaml');
 
-if (!root) {
-  if (process.env.CI) test('golden fixtures are present', (t) => t.fail('../shared/fixtures not found (set STABLESR_FIXTURES)'));
-  else console.log('skipping TextToLatent tests: ../shared/fixtures not found (set STABLESR_FIXTURES)');
-} else {
-  const UNET = join(root, '_models/sd-a/unet.safetensors');
-  const SR = join(root, '_models/sr-a/stablesr.safetensors');
-  const TEXT = join(root, '_models/text-a/openclip_text.safetensors');
-  const VOCAB = join(root, 'tokenizer/bpe_simple_vocab_16e6.txt.gz');
+if (root) {
   const FIXTURE = join(root, 'sampler.txt2img-ddim');
+  // The fixture's U-Net, VAE (first_stage_model.*) and text tower files, as its manifest names them.
+  const [UNET, SR, TEXT] = [0, 1, 2].map((i) => fixtureWeightFile(FIXTURE, i)) as [string, string, string];
+  const VOCAB = join(root, 'tokenizer/bpe_simple_vocab_16e6.txt.gz');
   const tiny: TextToLatentLoadOptions = { checkpoint: UNET, vae: SR, textEncoder: TEXT, tokenizer: VOCAB, config: CONFIG };
 
   let model: TextToLatent;

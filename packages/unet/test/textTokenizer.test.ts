@@ -1,13 +1,13 @@
 // Unit tests of the CLIP tokenizer beyond the golden `text.tokenize` fixture. Expected ids come from the fixture
 // manifest (the open_clip reference run); cleaning expectations were checked against CPython 3.11 `html.unescape`.
 import test from 'ava';
-import { fixturesRoot } from '@stablesr/core';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { requireFixtures } from '../../../test/fixtureGate.js';
 import { ClipTokenizer, cleanPrompt, htmlUnescape, readDiffusersTokenizerFolder, readOpenClipVocabulary } from '../src/text/index.js';
 
-const root = fixturesRoot();
+const root = requireFixtures('CLIP tokenizer on the text.tokenize fixture');
 const vocabPath = root ? join(root, 'tokenizer', 'bpe_simple_vocab_16e6.txt.gz') : undefined;
 const manifest = root
   ? (JSON.parse(readFileSync(join(root, 'text.tokenize', 'manifest.json'), 'utf8')) as { inputs: { prompts: { value: string[] } }; untruncated_ids: number[][] })
@@ -27,12 +27,7 @@ function writeHfFolder(extra: Record<string, unknown> = {}, files: { vocab?: boo
   return dir;
 }
 
-if (!root || !openClip || !manifest) {
-  test('tokenizer fixtures are present', (t) => {
-    if (process.env.CI) t.fail('../shared/fixtures not found');
-    else t.pass('skipped: ../shared/fixtures not found');
-  });
-} else {
+if (openClip && manifest) {
   const prompts = manifest.inputs.prompts.value;
 
   test('untruncated ids match the reference for every fixture prompt', (t) => {

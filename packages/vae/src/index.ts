@@ -2,6 +2,7 @@ import { type ParityKinds } from '@stablesr/core';
 import { vaeParityKinds } from './parity/index.js';
 
 export * from './config.js';
+export * from './autoencoderKLConfigFromWeights.js';
 export * from './featureOps.js';
 export * from './resnetBlock.js';
 export * from './attnBlock.js';

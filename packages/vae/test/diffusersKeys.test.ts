@@ -3,17 +3,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type TensorToWrite, WeightFileError, encodeSafetensors, fixturesRoot, openWeights } from '@stablesr/core';
-import { type AutoencoderKLConfig, autoencoderConfigFromDiffusers, decode, diffusersToCheckpointKey, diffusersVaeView, disposeAutoencoderKL, encode, disposeEncodeResult, loadAutoencoderKL } from '../src/index.js';
+import { type TensorToWrite, WeightFileError, encodeSafetensors, openWeights } from '@stablesr/core';
+import { AUTOENCODER_KL_DEFAULTS, type AutoencoderKLConfig, autoencoderConfigFromDiffusers, parseAutoencoderKLConfig, decode, diffusersToCheckpointKey, diffusersVaeView, disposeAutoencoderKL, encode, disposeEncodeResult, loadAutoencoderKL } from '../src/index.js';
+import { fixtureManifest, fixtureTests, fixtureWeightFile, manifestSection, requireFixtureOfKind, requireFixtures } from '../../../test/fixtureGate.js';
 import { maxDiff, randomTensor } from './helpers.js';
 
-const root = fixturesRoot();
-if (!root) throw new Error('golden fixtures not found (../shared/fixtures or STABLESR_FIXTURES)');
-const SR = join(root, '_models/sr-a/stablesr.safetensors');
-const CONFIG: AutoencoderKLConfig = {
-  embed_dim: 4,
-  ddconfig: { double_z: true, z_channels: 4, resolution: 64, in_channels: 3, out_ch: 3, ch: 32, ch_mult: [1, 1, 1, 1], num_res_blocks: 1, attn_resolutions: [], dropout: 0 },
-};
+const root = requireFixtures('diffusers VAE folders against the tiny fixture model');
+const encDir = root && requireFixtureOfKind(root, 'vae.encode');
+// The fixture model's file and first-stage config, as the vae.encode manifest names them.
+const SR = encDir ? fixtureWeightFile(encDir) : '';
+const CONFIG: AutoencoderKLConfig = encDir ? parseAutoencoderKLConfig(manifestSection(fixtureManifest(encDir).config, 'first_stage_config'), 'vae.encode manifest') : AUTOENCODER_KL_DEFAULTS;
 
 test('diffusers keys map to the LDM checkpoint keys', (t) => {
   const cases: [string, string][] = [
@@ -49,7 +48,8 @@ function checkpointToDiffusers(key: string, levels: number): string {
   return key;
 }
 
-test.serial('a diffusers-style VAE loads through the adapter and equals the checkpoint-key load', (t) => {
+const { serial: fxSerial } = fixtureTests(encDir);
+fxSerial('a diffusers-style VAE loads through the adapter and equals the checkpoint-key load', (t) => {
   const ckpt = openWeights(SR);
   const view = ckpt.scope('first_stage_model.');
   const tensors = new Map<string, TensorToWrite>();

@@ -1,8 +1,8 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { join } from 'node:path';
-import { InjectedNoise, WeightFileError, fixturesRoot, openWeights } from '@stablesr/core';
+import { InjectedNoise, WeightFileError, openWeights } from '@stablesr/core';
 import {
+  AUTOENCODER_KL_DEFAULTS,
   type AutoencoderKLConfig,
   cfwDecode,
   cfwEncode,
@@ -25,16 +25,17 @@ import {
   HostFeature,
   tileCore,
 } from '../src/index.js';
+import { fixtureManifest, fixtureTests, fixtureWeightFile, manifestSection, requireFixtureOfKind, requireFixtures } from '../../../test/fixtureGate.js';
 import { maxDiff, randomTensor } from './helpers.js';
 
-const root = fixturesRoot();
-if (!root) throw new Error('golden fixtures not found (../shared/fixtures or STABLESR_FIXTURES)');
-const SR = join(root, '_models/sr-a/stablesr.safetensors');
-const CFW = join(root, '_models/sr-a/vqgan_cfw.safetensors');
-const CONFIG: AutoencoderKLConfig = {
-  embed_dim: 4,
-  ddconfig: { double_z: true, z_channels: 4, resolution: 64, in_channels: 3, out_ch: 3, ch: 32, ch_mult: [1, 1, 1, 1], num_res_blocks: 1, attn_resolutions: [], dropout: 0, num_fuse_block: 1 },
-};
+const root = requireFixtures('AutoencoderKL / CFW on the tiny fixture model');
+const encDir = root && requireFixtureOfKind(root, 'vae.encode');
+const cfwDir = root && requireFixtureOfKind(root, 'cfw.decode');
+const { test: fxTest, serial: fxSerial } = fixtureTests(encDir && cfwDir);
+// The fixture model's files and CFW config, as the manifests name them.
+const SR = encDir ? fixtureWeightFile(encDir) : '';
+const CFW = cfwDir ? fixtureWeightFile(cfwDir) : '';
+const CONFIG: AutoencoderKLConfig = cfwDir ? parseAutoencoderKLConfig(manifestSection(fixtureManifest(cfwDir).config, 'cfw'), 'cfw.decode manifest') : AUTOENCODER_KL_DEFAULTS;
 
 function loadSr() {
   const w = openWeights(SR);
@@ -43,7 +44,7 @@ function loadSr() {
   return vae;
 }
 
-test.serial('image sides that are not multiples of f are rejected naming the size and factor', async (t) => {
+fxSerial('image sides that are not multiples of f are rejected naming the size and factor', async (t) => {
   const vae = loadSr();
   const x = tf.zeros([1, 60, 64, 3]) as tf.Tensor4D;
   t.throws(() => encode(vae, x), { message: /image: 64×60 \(W×H\) is not a multiple of the downsampling factor 8/ });
@@ -54,7 +55,7 @@ test.serial('image sides that are not multiples of f are rejected naming the siz
   disposeAutoencoderKL(vae);
 });
 
-test.serial('a latent with the wrong channel count names the expected count', async (t) => {
+fxSerial('a latent with the wrong channel count names the expected count', async (t) => {
   const vae = loadSr();
   const z = tf.zeros([1, 8, 8, 3]) as tf.Tensor4D;
   t.throws(() => decode(vae, z), { message: /latent: expected 4 channels \(embed_dim, NHWC\), got 3/ });
@@ -65,7 +66,7 @@ test.serial('a latent with the wrong channel count names the expected count', as
   disposeAutoencoderKL(vae);
 });
 
-test.serial('a config that does not fit the checkpoint is a WeightFileError naming the key', (t) => {
+fxSerial('a config that does not fit the checkpoint is a WeightFileError naming the key', (t) => {
   const w = openWeights(SR);
   const wide = { ...CONFIG, ddconfig: { ...CONFIG.ddconfig, ch: 64 } };
   const e = t.throws(() => loadAutoencoderKL(wide, w.scope('first_stage_model.')), { instanceOf: WeightFileError });
@@ -82,23 +83,24 @@ test.serial('a config that does not fit the checkpoint is a WeightFileError nami
 });
 
 test('config parsing accepts the reference YAML form and names bad fields', (t) => {
-  const c = parseAutoencoderKLConfig({ target: 'ldm.models.autoencoder.AutoencoderKL', params: { embed_dim: 4, ddconfig: { ...CONFIG.ddconfig }, lossconfig: { target: 'torch.nn.Identity' } } });
-  t.deepEqual(c.ddconfig.ch_mult, [1, 1, 1, 1]);
+  const dd = AUTOENCODER_KL_DEFAULTS.ddconfig;
+  const c = parseAutoencoderKLConfig({ target: 'ldm.models.autoencoder.AutoencoderKL', params: { embed_dim: 4, ddconfig: { ...dd }, lossconfig: { target: 'torch.nn.Identity' } } });
+  t.deepEqual(c.ddconfig.ch_mult, dd.ch_mult);
   t.is(c.embed_dim, 4);
-  t.throws(() => parseAutoencoderKLConfig({ embed_dim: 4, ddconfig: { ...CONFIG.ddconfig, ch_mult: [] } }), { message: /"ch_mult" must be a non-empty list/ });
-  t.throws(() => parseAutoencoderKLConfig({ embed_dim: 4, ddconfig: { ...CONFIG.ddconfig, attn_type: 'linear' } }), { message: /attn_type "linear" is not supported/ });
-  t.throws(() => parseAutoencoderKLConfig({ ddconfig: CONFIG.ddconfig }), { message: /"embed_dim" must be an integer/ });
+  t.throws(() => parseAutoencoderKLConfig({ embed_dim: 4, ddconfig: { ...dd, ch_mult: [] } }), { message: /"ch_mult" must be a non-empty list/ });
+  t.throws(() => parseAutoencoderKLConfig({ embed_dim: 4, ddconfig: { ...dd, attn_type: 'linear' } }), { message: /attn_type "linear" is not supported/ });
+  t.throws(() => parseAutoencoderKLConfig({ ddconfig: dd }), { message: /"embed_dim" must be an integer/ });
 });
 
 test('CFW feature levels follow the reference (levels 1 and 2 for 3–4 levels, 1…L−2 beyond)', (t) => {
-  const dd = (n: number) => ({ ...CONFIG.ddconfig, ch_mult: new Array<number>(n).fill(1) });
+  const dd = (n: number) => ({ ...AUTOENCODER_KL_DEFAULTS.ddconfig, ch_mult: new Array<number>(n).fill(1) });
   t.deepEqual(cfwFeatureLevels(dd(4)), [1, 2]);
   t.deepEqual(cfwFeatureLevels(dd(3)), [1, 2]);
   t.deepEqual(cfwFeatureLevels(dd(2)), [1]);
   t.deepEqual(cfwFeatureLevels(dd(6)), [1, 2, 3, 4]);
 });
 
-test.serial('latent scaling: encodeToLatent = sf·sample, decodeFromLatent = decode(latent / sf)', async (t) => {
+fxSerial('latent scaling: encodeToLatent = sf·sample, decodeFromLatent = decode(latent / sf)', async (t) => {
   const vae = loadSr();
   const x = tf.tidy(() => tf.tanh(randomTensor([1, 32, 48, 3], 1)));
   const eps = randomTensor([1, 4, 6, 4], 2);
@@ -123,7 +125,7 @@ test.serial('latent scaling: encodeToLatent = sf·sample, decodeFromLatent = dec
   disposeAutoencoderKL(vae);
 });
 
-test.serial('no tensor leaks across repeated encode/decode/CFW calls', async (t) => {
+fxSerial('no tensor leaks across repeated encode/decode/CFW calls', async (t) => {
   const vae = loadSr();
   const w = openWeights(CFW);
   const cfw = loadCfwAutoencoder(CONFIG, w);
@@ -151,7 +153,7 @@ test.serial('no tensor leaks across repeated encode/decode/CFW calls', async (t)
   t.true(tf.memory().numTensors < weights - 100, 'dispose frees the weights');
 });
 
-test.serial('cfwDecode checks the encoder features it is given', (t) => {
+fxSerial('cfwDecode checks the encoder features it is given', (t) => {
   const w = openWeights(CFW);
   const cfw = loadCfwAutoencoder(CONFIG, w);
   w.close();
@@ -182,7 +184,7 @@ test('tile grids partition every level; host features round-trip through windows
   tf.dispose([x, win, ref, back]);
 });
 
-test.serial('a load that fails half-way frees what it had read', (t) => {
+fxSerial('a load that fails half-way frees what it had read', (t) => {
   const w = openWeights(SR);
   const before = tf.memory().numTensors;
   const deeper = { ...CONFIG, ddconfig: { ...CONFIG.ddconfig, num_res_blocks: 2 } };

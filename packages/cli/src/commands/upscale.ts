@@ -1,6 +1,6 @@
 import { type EngineInfo, initBackend, probeImage, writeImage, type ImageInfo, type ProgressCallback } from '@stablesr/core';
 import { type UpscaleTimings } from '@stablesr/stablesr';
-import { StableSR, type UpscaleOptions } from '@stablesr/stablesr';
+import { FLAG_LABEL, OptionError, StableSR, type UpscaleOptions } from '@stablesr/stablesr';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import pLimit from 'p-limit';
@@ -72,6 +72,7 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
     ...opts.engine,
     ...(opts.cfw !== undefined && { cfw: opts.cfw }),
     ...(opts.config !== undefined && { config: opts.config }),
+    ...(opts.cfwConfig !== undefined && { cfwConfig: opts.cfwConfig }),
     ...(opts.preset !== undefined && { preset: opts.preset }),
     ...(opts.textEncoder !== undefined && { textEncoder: opts.textEncoder }),
     ...(opts.tokenizer !== undefined && { tokenizer: opts.tokenizer }),
@@ -142,59 +143,15 @@ export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promis
 
 /** The pipeline options for one image: what was given on the command line, the library's defaults for the rest. */
 export function upscaleOptions(opts: UpscaleCliOptions, onProgress?: ProgressCallback, signal?: AbortSignal): UpscaleOptions {
-  const o: UpscaleOptions = { bitDepth: opts.bitDepth };
-  if (opts.scale !== undefined) o.scale = opts.scale;
-  if (opts.steps !== undefined) o.steps = opts.steps;
-  if (opts.sampler !== undefined) o.sampler = opts.sampler;
-  if (opts.eta !== undefined) o.eta = opts.eta;
-  if (opts.tileSize !== undefined) o.tileSize = opts.tileSize;
-  if (opts.tileOverlap !== undefined) o.tileOverlap = opts.tileOverlap;
-  if (opts.fidelity !== undefined) o.fidelity = opts.fidelity;
-  if (opts.colorFix !== undefined) o.colorFix = opts.colorFix;
-  if (opts.seed !== undefined) o.seed = opts.seed;
-  if (opts.prompt !== undefined) o.prompt = opts.prompt;
-  if (opts.negativePrompt !== undefined) o.negativePrompt = opts.negativePrompt;
-  if (opts.guidance !== undefined) o.guidanceScale = opts.guidance;
-  if (opts.inputSize !== undefined) o.inputSize = opts.inputSize;
-  if (opts.patchSize !== undefined) o.patchSize = opts.patchSize;
-  if (opts.patchStride !== undefined) o.patchStride = opts.patchStride;
-  if (opts.quantize !== undefined) o.quantize = opts.quantize;
-  if (onProgress) o.onProgress = onProgress;
-  if (signal) o.signal = signal;
-  return o;
+  return { ...opts.upscale, ...(onProgress && { onProgress }), ...(signal && { signal }) };
 }
-
-/** Library option names → the flags that set them. */
-const FLAG_OF: Record<string, string> = {
-  scale: '--scale',
-  steps: '--steps',
-  sampler: '--sampler',
-  eta: '--eta',
-  tileSize: '--tile-size',
-  tileOverlap: '--tile-overlap',
-  fidelity: '--fidelity',
-  colorFix: '--color-fix',
-  seed: '--seed',
-  prompt: '--prompt',
-  negativePrompt: '--negative-prompt',
-  guidanceScale: '--guidance',
-  inputSize: '--input-size',
-  patchSize: '--patch-size',
-  patchStride: '--patch-stride',
-  quantize: '--quantize',
-  bitDepth: '--bit-depth',
-};
 
 /**
  * `StableSR.upscale` checks the options that depend on the loaded model (e.g. tile sizes must be multiples of
- * its U-Net's downsampling) and names them `upscale: option tileSize …`; that is bad usage, reported with the
- * flags' names.
+ * its U-Net's downsampling) with the same option table; that is bad usage, worded with the flags' names.
  */
 function asUsageError(e: unknown): unknown {
-  const m = /^upscale: option (\w+) ([^\n]*)/.exec((e as Error)?.message ?? '');
-  if (!m || !FLAG_OF[m[1]!]) return e;
-  const rest = m[2]!.replace(/\b(\w+)(?= \()/g, (w) => FLAG_OF[w] ?? w);
-  return new UsageError(`${FLAG_OF[m[1]!]} ${rest}`);
+  return e instanceof OptionError ? new UsageError(e.describe(FLAG_LABEL)) : e;
 }
 
 /** `input: error`, without naming the input twice when the error already does. */

@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import { UsageError } from '../usageError.js';
 
 function stat(path: string) {
@@ -17,6 +17,12 @@ export function requireFile(flag: string, path: string): string {
   if (st.isDirectory()) throw new UsageError(`${flag}: ${path} is a directory, expected a file`);
   if (st.size === 0) throw new UsageError(`${flag}: ${path} is empty (0 bytes)`);
   return path;
+}
+
+/** A configuration file: {@link requireFile} with a YAML or JSON extension (`--config`, `--cfw-config`). */
+export function requireConfigFile(flag: string, path: string): string {
+  if (!['.yaml', '.yml', '.json'].includes(extname(path).toLowerCase())) throw new UsageError(`${flag}: expected a .yaml, .yml or .json file, got ${path}`);
+  return requireFile(flag, path);
 }
 
 /** An existing file or folder (e.g. a tokenizer vocabulary file or the folder holding it). */

@@ -48,3 +48,12 @@ export function configNumber(v: unknown, where: string, fallback: number): numbe
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${where}: expected a number, got ${JSON.stringify(v)}`);
   return v;
 }
+
+/**
+ * The fields of `o` that are not undefined, for laying a partial config over inferred values and defaults
+ * (`{...base, ...inferred, ...definedFields(given)}`): an absent field must not hide what lies below; null stays,
+ * as in a YAML that sets a field to nothing.
+ */
+export function definedFields<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,4 +1,5 @@
 export * from './unetConfig.js';
+export * from './unetConfigFromWeights.js';
 export * from './timestepEmbedding.js';
 export * from './timeEmbed.js';
 export * from './resample.js';

@@ -19,6 +19,7 @@ import {
   posteriorFromMoments,
 } from '../autoencoderKL.js';
 import { type AutoencoderKLConfig, DEFAULT_NUM_FUSE_BLOCK, type DDConfig, SD_SCALE_FACTOR, downsamplingFactor } from '../config.js';
+import { numFuseBlockFromWeights } from '../autoencoderKLConfigFromWeights.js';
 import { cfwFusionLevels } from '../decoder.js';
 import { featureOpsFrom } from '../featureOps.js';
 import { traceProgram } from '../tiled/program.js';
@@ -50,10 +51,11 @@ export function cfwFeatureLevels(dd: DDConfig): number[] {
 /**
  * Loads the CFW autoencoder (`vqgan_cfw_00011.ckpt`: keys `encoder.*`, `decoder.*` including
  * `decoder.fusion_layer_<i>.encode_enc_{1,2,3}.*`, `quant_conv.*`, `post_quant_conv.*`, view prefix "").
- * `config.ddconfig.num_fuse_block` is the number of RRDBs per fusion layer (default 2).
+ * `config.ddconfig.num_fuse_block` is the number of RRDBs per fusion layer; when the config does not say it, it
+ * is read off the fusion layers' keys ({@link numFuseBlockFromWeights}; the reference's default 2 where there are none).
  */
 export function loadCfwAutoencoder(config: AutoencoderKLConfig, view: WeightView, opts: LoadAutoencoderOptions = {}): CfwAutoencoder {
-  const parts = loadAutoencoderParts(config, view, config.ddconfig.num_fuse_block ?? DEFAULT_NUM_FUSE_BLOCK);
+  const parts = loadAutoencoderParts(config, view, config.ddconfig.num_fuse_block ?? numFuseBlockFromWeights(view) ?? DEFAULT_NUM_FUSE_BLOCK);
   const cfw: CfwAutoencoder = {
     ...parts,
     scaleFactor: opts.scaleFactor ?? SD_SCALE_FACTOR,
