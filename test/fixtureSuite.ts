@@ -5,7 +5,7 @@ import { basename } from 'node:path';
 import { requireFixtures } from './fixtureGate.js';
 
 /** Engines every fixture runs on: the fixtures are the contract of each. `STABLESR_TEST_ENGINES=tfjs` narrows it. */
-const ENGINES: EngineName[] = (process.env.STABLESR_TEST_ENGINES ?? 'tfjs,onnxruntime').split(',').map((e) => e.trim() as EngineName);
+export const ENGINES: EngineName[] = (process.env.STABLESR_TEST_ENGINES ?? 'tfjs,onnxruntime').split(',').map((e) => e.trim() as EngineName);
 
 /**
  * Registers one test per fixture folder whose kind is in `kinds` and engine (free-running and step-wise).

@@ -1,13 +1,13 @@
 import test from 'ava';
 import { requireFixtures } from '../../../test/fixtureGate.js';
+import { ENGINES } from '../../../test/fixtureSuite.js';
 import * as tf from '@tensorflow/tfjs-core';
-import { type EngineName, Fixture, compareArrays, listFixtures, resolveEngine } from '@stablesr/core';
+import { Fixture, compareArrays, listFixtures, resolveEngine } from '@stablesr/core';
 import { parseStableSRConfig } from '../src/stableSRConfig.js';
 import { loadVaeModels } from '../src/vaeModels.js';
 
 const root = requireFixtures('CFW encode / decode of the sampler fixtures');
 
-const ENGINES: EngineName[] = (process.env.STABLESR_TEST_ENGINES ?? 'tfjs,onnxruntime').split(',').map((e) => e.trim() as EngineName);
 
 // The autoencoder half of the sampler fixtures: CFW enc_fea of image_preprocessed and the decode of the
 // stored samples with fusion_w = dec_w (README 7.12 steps 3 and 7), independent of the U-Net, through the
