@@ -4,9 +4,10 @@
 //   npm run bench -- tiledVae                       64² latent → 512² image in 4 tiles of 32 (both engines, ≈ 6 min),
 //                                                   then 128² → 1024² in 4 tiles of 64 on onnxruntime, tiled vs untiled
 //   STABLESR_BENCH_ENGINES=onnxruntime …            one engine only
+//   STABLESR_BENCH_LATENTS=128 …                     some latent sizes only
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { type EngineName, SeededNoise, buildOnHost, compileNetwork, initBackend, resolveEngine, syntheticSource, weightsFromSource } from '@stablesr/core';
 import { decodeTiled, disposeAutoencoderKL, loadAutoencoderKL, onnxTiledBackend, vaeDecoderNetwork } from '@stablesr/vae';
 import { VAE_CFG, shapesOf } from './releasedModel.js';
@@ -68,11 +69,13 @@ if (role === 'child') {
         ]
       : []),
   ];
-  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}`);
+  const latents = process.env.STABLESR_BENCH_LATENTS?.split(',').map(Number);
+  const selected = latents ? rows.filter((r) => latents.includes(r.latent)) : rows;
+  console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average before: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   console.log('| decode | engine | tiles | s / decode | 1st call (incl. build) s | peak RSS GiB | max abs diff to untiled (first 4096 values) |');
   console.log('|---|---|---|---|---|---|---|');
   const untiledOf = new Map<string, number[]>();
-  for (const row of rows) {
+  for (const row of selected) {
     const r = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, 'child', JSON.stringify(row)], { encoding: 'utf8', maxBuffer: 2 ** 26 });
     const line = r.stdout.split('\n').find((l) => l.startsWith('{'));
     const what = `${row.latent}² latent → ${row.latent * 8}²`;
