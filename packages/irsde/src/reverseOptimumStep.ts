@@ -39,7 +39,7 @@ export function reverseOptimumStd(s: IRSDESchedule, t: Timesteps): number[] {
   return (typeof t === 'number' ? [t] : [...t]).map((ti) => optimumStd(s, ti));
 }
 
-/** {@link reverseOptimumStd} of one timestep (validated by the caller's {@link coefficient}). */
+/** {@link reverseOptimumStd} of one timestep. */
 export function optimumStd(s: IRSDESchedule, t: number): number {
   if (!Number.isInteger(t) || t < 1 || t > s.T) throw new Error(`IR-SDE optimum std: timestep ${t} is outside 1 … ${s.T}`);
   const A = decay(s, 2, s.thetas[t]!);
