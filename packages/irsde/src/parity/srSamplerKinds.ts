@@ -34,54 +34,62 @@ async function withSR(fx: Fixture, env: ParityEnv, body: (denoise: IRSDEDenoiseF
   }
 }
 
+/** Fills a kind's outputs; if that fails part-way, what it had produced is released. */
+async function collect(fill: (outs: KindOutputs) => Promise<void>): Promise<KindOutputs> {
+  const outs: KindOutputs = {};
+  try {
+    await fill(outs);
+    return outs;
+  } catch (e) {
+    tf.dispose(Object.values(outs).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
+    throw e;
+  }
+}
+
 /** Kinds `sampler.irsde-sr` (reverse SDE) and `sampler.irsde-sr-posterior` (README 7.18), both modes. */
 function srKind(sample: Sampler, step: SamplerStep): ParityKind {
   return {
     run: (fx, env) =>
-      withSR(fx, env, async (denoise, s, mu) => {
-        const noise = fx.noise();
-        const xT = noiseState(s, mu, noise) as tf.Tensor4D;
-        const outs: KindOutputs = { mu: nchw(mu), x_T: nchw(xT) };
-        try {
-          const x0 = await sample(denoise, xT, s, { mu, noise, onStep: ({ k, x }) => void (outs[`x.step${k + 1}`] = nchw(x)) });
-          outs.output = nchw(x0);
-          x0.dispose();
-          return outs;
-        } catch (e) {
-          tf.dispose(Object.values(outs) as tf.Tensor[]);
-          throw e;
-        } finally {
-          xT.dispose();
-        }
-      }),
+      withSR(fx, env, (denoise, s, mu) =>
+        collect(async (outs) => {
+          const noise = fx.noise();
+          const xT = noiseState(s, mu, noise) as tf.Tensor4D;
+          outs.mu = nchw(mu);
+          outs.x_T = nchw(xT);
+          try {
+            const x0 = await sample(denoise, xT, s, { mu, noise, onStep: ({ k, x }) => void (outs[`x.step${k + 1}`] = nchw(x)) });
+            outs.output = nchw(x0);
+            x0.dispose();
+          } finally {
+            xT.dispose();
+          }
+        }),
+      ),
     // Teacher-forced: step k starts from the stored x.step<k−1> (x_T for k = 1) with the stored μ as condition.
     stepwise: (fx, env) =>
-      withSR(fx, env, async (denoise, s) => {
-        const noise = fx.noise();
-        const mu = fx.expectedNhwc('mu') as tf.Tensor4D;
-        const outs: KindOutputs = {};
-        try {
-          noise.draw(mu.shape, 'x_T').dispose(); // x_T's draw: the stored x_T is the start
-          for (let k = 1; k <= s.T; k++) {
-            const prev = fx.expectedNhwc(k === 1 ? 'x_T' : `x.step${k - 1}`) as tf.Tensor4D;
-            try {
-              const r = await step(denoise, prev, s, s.T - k + 1, { mu, noise });
-              r.noisePred.dispose();
-              outs[`x.step${k}`] = nchw(r.x);
-              if (k === s.T) outs.output = nchw(r.x);
-              r.x.dispose();
-            } finally {
-              prev.dispose();
+      withSR(fx, env, (denoise, s) =>
+        collect(async (outs) => {
+          const noise = fx.noise();
+          const mu = fx.expectedNhwc('mu') as tf.Tensor4D;
+          try {
+            noise.draw(mu.shape, 'x_T').dispose(); // x_T's draw: the stored x_T is the start
+            for (let k = 1; k <= s.T; k++) {
+              const prev = fx.expectedNhwc(k === 1 ? 'x_T' : `x.step${k - 1}`) as tf.Tensor4D;
+              try {
+                const r = await step(denoise, prev, s, s.T - k + 1, { mu, noise });
+                r.noisePred.dispose();
+                outs[`x.step${k}`] = nchw(r.x);
+                if (k === s.T) outs.output = nchw(r.x);
+                r.x.dispose();
+              } finally {
+                prev.dispose();
+              }
             }
+          } finally {
+            mu.dispose();
           }
-          return outs;
-        } catch (e) {
-          tf.dispose(Object.values(outs) as tf.Tensor[]);
-          throw e;
-        } finally {
-          mu.dispose();
-        }
-      }),
+        }),
+      ),
   };
 }
 
