@@ -28,6 +28,7 @@ export * from './fixtures/compare.js';
 export * from './fixtures/runner.js';
 export * from './fixtures/locate.js';
 export * from './nn/attention.js';
+export * from './nn/linearAttention.js';
 export * from './nn/disposeModule.js';
 export * from './nn/hostWeights.js';
 export * from './io/atomicWrite.js';

@@ -67,11 +67,14 @@ function forward<T>(ops: Ops<T>, m: M, [x, vec, ids]: readonly T[]): T[] {
     const n = ops.layerNorm(m.ln, t);
     const att = ops.attention(ops.linear(m.q, n), ops.linear(m.k, n), ops.linear(m.v, n), { heads: 2, scale: 0.25, scoreBudgetBytes: 4 * 2 * 2 * 20 * 7 });
     const causal = ops.attention(n, n, n, { heads: 4, scale: 0.5, causal: true });
-    const [a, b] = ops.split(ops.linear(m.ff, ops.add(att, causal)), 2);
+    const linAtt = ops.linearAttention(ops.linear(m.q, n), ops.linear(m.k, n), ops.scale(ops.linear(m.v, n), 0.2), { heads: 2, scale: 0.35 });
+    const [a, b] = ops.split(ops.linear(m.ff, ops.add(ops.add(att, causal), linAtt)), 2);
     const [g0, g1] = ops.split(ops.concat([a!, b!]), 2, 4);
     const mixed = ops.add(ops.mul(a!, ops.gelu(b!)), ops.sub(ops.quickGelu(g0!), g1!));
     const map = ops.fromTokens(mixed, hh, ww);
-    const up = ops.upsampleNearest2x(ops.relu(map));
+    // Reflect-pad unevenly, LayerNorm over a map's channels, crop back at an offset.
+    const framed = ops.crop(ops.layerNorm(m.ln, ops.reflectPad(map, [[1, 3], [2, 0]])), 2, 1, hh, ww);
+    const up = ops.upsampleNearest2x(ops.relu(ops.add(map, framed)));
     const pooled = ops.avgPool2x(ops.leakyRelu(up, 0.2));
     const resized = ops.resizeNearest(pooled, 7, 3);
     const out = ops.conv2d(m.c2, ops.concat([resized, ops.resizeNearest(ops.leakyRelu(map, 0.1), 7, 3)]));

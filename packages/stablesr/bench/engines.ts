@@ -78,6 +78,8 @@ function flopCounter(): { ops: Ops<Shape>; flops: () => number } {
     upsampleNearest2x: ({ s: [b, h, w, c] }) => v([b!, 2 * h!, 2 * w!, c!]),
     resizeNearest: ({ s: [b, , , c] }, h, w) => v([b!, h, w, c!]),
     avgPool2x: ({ s: [b, h, w, c] }) => v([b!, Math.floor(h! / 2), Math.floor(w! / 2), c!]),
+    reflectPad: ({ s: [b, h, w, c] }, [[t, bo], [l, r]]) => v([b!, h! + t + bo, w! + l + r, c!]),
+    crop: ({ s: [b, , , c] }, _top, _left, h, w) => v([b!, h, w, c!]),
     toTokens: ({ s: [b, h, w, c] }) => v([b!, h! * w!, c!]),
     fromTokens: ({ s: [b, , c] }, h, w) => v([b!, h, w, c!]),
     linear: (l, x) => {
@@ -88,6 +90,10 @@ function flopCounter(): { ops: Ops<Shape>; flops: () => number } {
     attention: ({ s: [b, nq, c] }, { s: [, nk] }, { s: [, , cv] }) => {
       flops += 2 * b! * nq! * nk! * (c! + cv!);
       return v([b!, nq!, cv!]);
+    },
+    linearAttention: ({ s: [b, n, c] }, _k, { s: [, , cv] }, o) => {
+      flops += 2 * b! * n! * (c! / o.heads) * cv! * 2;
+      return v([b!, n!, cv!]);
     },
     embedding: (t, ids) => v([...ids.s, t.shape[1]!]),
     add: same,

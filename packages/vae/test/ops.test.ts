@@ -187,6 +187,9 @@ function symbolicEngine(): SymEngine {
     },
     resizeNearest: unused('resizeNearest'),
     avgPool2x: unused('avgPool2x'),
+    reflectPad: unused('reflectPad'),
+    crop: unused('crop'),
+    linearAttention: unused('linearAttention'),
     toTokens: (x) => {
       use('toTokens', x);
       log.push({ op: 'toTokens' });

@@ -3,7 +3,7 @@ import { type Conv2d } from '../nn/conv2d.js';
 import { causalMaskData } from '../nn/attention.js';
 import { weightData } from '../nn/hostWeights.js';
 import { type OnnxDType, OnnxGraphBuilder, type OnnxModel } from './onnxGraph.js';
-import { type AttentionOptions, type Ops } from './ops.js';
+import { type AttentionOptions, type LinearAttentionOptions, type Ops } from './ops.js';
 
 /**
  * A value of the graph being recorded: its name, logical shape (maps [B, H, W, C], tokens [B, N, C]) and type.
@@ -132,6 +132,18 @@ export function recordOnnx(networkName: string): OnnxRecorder {
       const [b, h, w, c] = x.shape as [number, number, number, number];
       return val(g.node('AveragePool', [x.name], 1, { kernel_shape: [2, 2], strides: [2, 2] }), [b, Math.floor(h / 2), Math.floor(w / 2), c]);
     },
+    reflectPad: (x, [[top, bottom], [left, right]]) => {
+      const [b, h, w, c] = x.shape as [number, number, number, number];
+      if (Math.max(top, bottom) >= h || Math.max(left, right) >= w) throw new Error(`${networkName}: reflectPad [[${top}, ${bottom}], [${left}, ${right}]] on a ${h}×${w} map (each amount must be smaller than its side)`);
+      // NCHW pads: [begin N, C, H, W, end N, C, H, W].
+      const y = g.node('Pad', [x.name, i64([0, 0, top, left, 0, 0, bottom, right])], 1, { mode: 'reflect' });
+      return val(y, [b, h + top + bottom, w + left + right, c]);
+    },
+    crop: (x, top, left, height, width) => {
+      const [b, h, w, c] = x.shape as [number, number, number, number];
+      if (top < 0 || left < 0 || top + height > h || left + width > w) throw new Error(`${networkName}: crop ${height}×${width} at (${top}, ${left}) of a ${h}×${w} map`);
+      return val(g.node('Slice', [x.name, i64([top, left]), i64([top + height, left + width]), i64([2, 3])]), [b, height, width, c]);
+    },
     toTokens: (x) => {
       const [b, h, w, c] = x.shape as [number, number, number, number];
       return val(transpose(reshape(x.name, [b, c, h * w]), [0, 2, 1]), [b, h * w, c]);
@@ -147,7 +159,11 @@ export function recordOnnx(networkName: string): OnnxRecorder {
       const y = g.node('MatMul', [x.name, asIs(l.weight)]);
       return val(l.bias ? g.node('Add', [y, asIs(l.bias)]) : y, [...x.shape.slice(0, -1), l.outFeatures]);
     },
-    layerNorm: (n, x) => val(g.node('LayerNormalization', [x.name, asIs(n.gamma), asIs(n.beta)], 1, { axis: -1, epsilon: { float: n.eps } }), x.shape),
+    layerNorm: (n, x) => {
+      const norm = (name: string): string => g.node('LayerNormalization', [name, asIs(n.gamma), asIs(n.beta)], 1, { axis: -1, epsilon: { float: n.eps } });
+      // A map is stored NCHW: its channels become the last axis for the normalisation and go back after.
+      return val(isMap(x) ? transpose(norm(transpose(x.name, [0, 2, 3, 1])), [0, 3, 1, 2]) : norm(x.name), x.shape);
+    },
     attention: (q, k, v, o) => {
       const [b, nq, cq] = q.shape as [number, number, number];
       const [bk, nk, ck] = k.shape as [number, number, number];
@@ -168,6 +184,22 @@ export function recordOnnx(networkName: string): OnnxRecorder {
       for (let r0 = 0; r0 < nq; r0 += rows) chunks.push(attentionChunk(qh, kt, vh, o, nq, nk, r0, Math.min(rows, nq - r0)));
       const out = chunks.length === 1 ? chunks[0]! : g.node('Concat', chunks, 1, { axis: 2 });
       return val(reshape(transpose(out, [0, 2, 1, 3]), [b, nq, hd * dv]), [b, nq, hd * dv]);
+    },
+    linearAttention: (q, k, v, o: LinearAttentionOptions) => {
+      const [b, n, c] = q.shape as [number, number, number];
+      const ev = v.shape[2]!;
+      if (!sameShape(k.shape, q.shape) || v.shape[0] !== b || v.shape[1] !== n || c % o.heads !== 0 || ev % o.heads !== 0) {
+        throw new Error(`${networkName}: linearAttention of q [${q.shape}], k [${k.shape}], v [${v.shape}] with ${o.heads} heads`);
+      }
+      const hd = o.heads;
+      const d = c / hd;
+      const e = ev / hd;
+      // Queries [B, H, N, d] softmaxed over d, keys [B, H, d, N] over positions; context kᵀv is [B, H, d, e].
+      const qh = g.node('Mul', [g.node('Softmax', [transpose(reshape(q.name, [b, n, hd, d]), [0, 2, 1, 3])], 1, { axis: -1 }), f32(o.scale)]);
+      const kh = g.node('Softmax', [transpose(reshape(k.name, [b, n, hd, d]), [0, 2, 3, 1])], 1, { axis: -1 });
+      const vh = transpose(reshape(v.name, [b, n, hd, e]), [0, 2, 1, 3]);
+      const out = g.node('MatMul', [qh, g.node('MatMul', [kh, vh])]); // [B, H, N, e]
+      return val(reshape(transpose(out, [0, 2, 1, 3]), [b, n, hd * e]), [b, n, hd * e]);
     },
     embedding: (table, ids) => val(g.node('Gather', [asIs(table), ids.name], 1, { axis: 0 }), [...ids.shape, table.shape[1]!]),
     add: binary('Add', 'add'),

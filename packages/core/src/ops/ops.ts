@@ -42,6 +42,13 @@ export interface Ops<T> {
   resizeNearest(x: T, height: number, width: number): T;
   /** 2×2 average pooling, stride 2, odd sizes floored (`avg_pool2d(2)`). */
   avgPool2x(x: T): T;
+  /**
+   * Reflection padding (`F.pad(mode="reflect")`, the edge pixel not repeated) by [[top, bottom], [left, right]]
+   * pixels; each amount must be smaller than its side.
+   */
+  reflectPad(x: T, pad: readonly [readonly [number, number], readonly [number, number]]): T;
+  /** The window rows [top, top + height) × columns [left, left + width) of a map. */
+  crop(x: T, top: number, left: number, height: number, width: number): T;
   /** [B, H, W, C] → [B, H·W, C], positions row-major. */
   toTokens(x: T): T;
   /** [B, H·W, C] → [B, H, W, C]. */
@@ -50,13 +57,19 @@ export interface Ops<T> {
   // Tokens [B, N, C] and vectors [B, C].
   /** `x·Wᵀ + b` over the last axis. */
   linear(l: Linear, x: T): T;
-  /** LayerNorm over the last axis. */
+  /** LayerNorm over the last axis (the channels of a map, of tokens, of vectors). */
   layerNorm(n: LayerNorm, x: T): T;
   /**
    * Multi-head softmax attention: q [B, Nq, H·d], k [B, Nk, H·d], v [B, Nk, H·dv] with heads split contiguously
    * along channels (einops `(h d)`) → [B, Nq, H·dv]. Softmax in float32 over keys of `q·kᵀ·scale (+ mask)`.
    */
   attention(q: T, k: T, v: T, o: AttentionOptions): T;
+  /**
+   * Linear attention (`LinearAttention` of the IR-SDE U-Net): q [B, N, H·d], k [B, N, H·d], v [B, N, H·e], heads
+   * split contiguously along channels; per head q is softmaxed over its d channels, k over the N positions, and
+   * `out = (q·scale)·(kᵀ·v)` → [B, N, H·e]. One op so that no engine materialises more than the d×e context.
+   */
+  linearAttention(q: T, k: T, v: T, o: LinearAttentionOptions): T;
   /** Rows of an embedding table [V, C] (a module weight) for integer ids [B, N] → [B, N, C]. */
   embedding(table: tf.Tensor2D, ids: T): T;
 
@@ -106,4 +119,10 @@ export interface AttentionOptions {
   causal?: boolean;
   /** Bound on the bytes of one float32 score block materialised at once (eager engines chunk queries by it). */
   scoreBudgetBytes?: number;
+}
+
+export interface LinearAttentionOptions {
+  heads: number;
+  /** Multiplier of the softmaxed queries (usually d^−½). */
+  scale: number;
 }

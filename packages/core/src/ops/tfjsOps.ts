@@ -6,6 +6,7 @@ import { groupNorm } from '../nn/groupNorm.js';
 import { withWeights } from '../nn/hostWeights.js';
 import { layerNorm } from '../nn/layerNorm.js';
 import { linear } from '../nn/linear.js';
+import { linearAttention } from '../nn/linearAttention.js';
 import { type Ops } from './ops.js';
 
 /** Additive causal masks by size, built once (they are tiny and reused by every block of a text tower). */
@@ -38,6 +39,12 @@ export const tfjsOps: Ops<tf.Tensor> = {
   upsampleNearest2x: (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [x.shape[1]! * 2, x.shape[2]! * 2], false, false),
   resizeNearest: (x, height, width) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [height, width], false, false),
   avgPool2x: (x) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid'),
+  reflectPad: (x, [[top, bottom], [left, right]]) => {
+    const [, h, w] = x.shape as [number, number, number, number];
+    if (Math.max(top, bottom) >= h || Math.max(left, right) >= w) throw new Error(`reflectPad: [[${top}, ${bottom}], [${left}, ${right}]] on a ${h}×${w} map (each amount must be smaller than its side)`);
+    return tf.mirrorPad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], 'reflect');
+  },
+  crop: (x, top, left, height, width) => tf.slice(x, [0, top, left, 0], [-1, height, width, -1]),
   toTokens: (x) => {
     const [b, h, w, c] = x.shape as [number, number, number, number];
     return tf.reshape(x, [b, h * w, c]);
@@ -55,6 +62,7 @@ export const tfjsOps: Ops<tf.Tensor> = {
       ...(o.scoreBudgetBytes !== undefined ? { scoreBudgetBytes: o.scoreBudgetBytes } : {}),
       ...(o.causal ? { mask: causalMask(q.shape[1]!) } : {}),
     }),
+  linearAttention: (q, k, v, o) => linearAttention(q as tf.Tensor3D, k as tf.Tensor3D, v as tf.Tensor3D, o.heads, o.scale),
   embedding: (table, ids) => tf.gather(table, ids),
   add: (a, b) => tf.add(a, b),
   sub: (a, b) => tf.sub(a, b),
