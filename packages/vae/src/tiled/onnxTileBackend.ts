@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { type CompiledNetwork, type EngineInfo, type OnnxValue, type OrtSession, type WireTensor, compileNetwork, ortRuntime, recordOnnx, weightData } from '@stablesr/core';
+import { type CompiledNetwork, type EngineInfo, type OnnxModel, type OnnxValue, type OrtSession, type WireTensor, compileNetwork, ortRuntime, recordOnnx, weightData } from '@stablesr/core';
 import { type AttnBlock, attnBlockForward } from '../attnBlock.js';
 import { type Instr, type Reg } from './program.js';
 import { neededInputBox, stageRegions } from './regions.js';
@@ -38,7 +38,7 @@ interface StageGraph {
  * select a smaller tile's real core for the statistics. Values beyond a smaller tile's core are exact neighbour
  * values, computed and dropped.
  */
-function recordStage(name: string, stage: TileStage, batch: number, th: number, tw: number): { model: ReturnType<ReturnType<typeof recordOnnx>['build']>; plan: Omit<StageGraph, 'session'> } {
+function recordStage(name: string, stage: TileStage, batch: number, th: number, tw: number): { model: OnnxModel; plan: Omit<StageGraph, 'session'> } {
   const rec = recordOnnx(name);
   const { ops, graph: g } = rec;
   const core = (shift: number): Box => scaled({ y0: 0, y1: th, x0: 0, x1: tw }, 2 ** shift);
@@ -47,11 +47,9 @@ function recordStage(name: string, stage: TileStage, batch: number, th: number, 
   const vals = new Map<number, { v: OnnxValue; box: Box }>();
   const i64 = (v: readonly number[]): string => g.constant(v, 'int64');
 
-  const slice = (id: number, want: Box): OnnxValue => {
-    const have = vals.get(id);
-    if (!have) throw new Error(`internal: value ${id} not recorded`);
-    const { v, box } = have;
-    if (want.y0 < box.y0 || want.x0 < box.x0 || want.y1 > box.y1 || want.x1 > box.x1) throw new Error(`internal: region outside the computed box of value ${id}`);
+  /** The part `want` of a value computed on `box`. */
+  const cut = (v: OnnxValue, box: Box, want: Box): OnnxValue => {
+    if (want.y0 < box.y0 || want.x0 < box.x0 || want.y1 > box.y1 || want.x1 > box.x1) throw new Error(`internal: region outside the computed box of ${v.name}`);
     if (want.y0 === box.y0 && want.y1 === box.y1 && want.x0 === box.x0 && want.x1 === box.x1) return v;
     const [b, , , c] = v.shape as [number, number, number, number];
     const dy = want.y0 - box.y0;
@@ -60,6 +58,11 @@ function recordStage(name: string, stage: TileStage, batch: number, th: number, 
     const w = want.x1 - want.x0;
     // Maps are NCHW inside the graph.
     return { name: g.node('Slice', [v.name, i64([dy, dx]), i64([dy + h, dx + w]), i64([2, 3])]), shape: [b, h, w, c], dtype: 'float32' };
+  };
+  const slice = (id: number, want: Box): OnnxValue => {
+    const have = vals.get(id);
+    if (!have) throw new Error(`internal: value ${id} not recorded`);
+    return cut(have.v, have.box, want);
   };
   const maskNames = new Map<string, { rows: string; cols: string }>();
   const rowColInputs = (prefix: string, h: number, w: number): { rows: string; cols: string } => {
@@ -99,10 +102,7 @@ function recordStage(name: string, stage: TileStage, batch: number, th: number, 
       }
       case 'upsample': {
         const src = neededInputBox(ins, o);
-        const up = ops.upsampleNearest2x(slice(ins.x.id, src));
-        vals.set(-1, { v: up, box: scaled(src, 2) });
-        y = slice(-1, o);
-        vals.delete(-1);
+        y = cut(ops.upsampleNearest2x(slice(ins.x.id, src)), scaled(src, 2), o);
         break;
       }
       case 'norm': {
