@@ -39,6 +39,7 @@ export * from './image/pad.js';
 export * from './tiling/latentTiles.js';
 export * from './tiling/gaussianWeights.js';
 export * from './tiling/imagePatches.js';
+export * from './tiling/evaluateTiled.js';
 export * from './config/configSection.js';
 export * from './ops/ops.js';
 export * from './ops/tfjsOps.js';

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { type WindowEvaluator } from '@stablesr/core';
 import { type SRModels, type StructCond, disposeStructCond } from './srModels.js';
 
 /** Text conditioning of the denoiser: context rows per batch row, optional negative prompt guidance. */
@@ -10,8 +11,6 @@ export interface Conditioning {
   guidanceScale?: number;
 }
 
-/** Evaluates the model on one latent window (the whole latent, or a tile of it). */
-export type WindowEvaluator = (x: tf.Tensor4D, lrLatent: tf.Tensor4D, t: number) => Promise<tf.Tensor4D>;
 
 function repeatRows(sc: StructCond, times: number): Map<number, tf.Tensor4D> {
   const out = new Map<number, tf.Tensor4D>();

@@ -17,7 +17,6 @@ export * from './stableSRConfig.js';
 export * from './stableSRConfigFromWeights.js';
 export * from './preprocess.js';
 export * from './guidedDenoiser.js';
-export * from './tiledSampling.js';
 export * from './srPipeline.js';
 export * from './vaeModels.js';
 export * from './srNetworks.js';

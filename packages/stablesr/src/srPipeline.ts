@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type NoiseSource, type ProgressCallback, throwIfAborted } from '@stablesr/core';
+import { type NoiseSource, type ProgressCallback, type WindowEvaluator, evaluateTiled, throwIfAborted } from '@stablesr/core';
 import {
   type DdimArrays,
   type DiffusionSchedule,
@@ -15,14 +15,13 @@ import {
   spaceTimesteps,
 } from '@stablesr/unet';
 import { type ColorFixKind, applyColorFix } from './colorFix.js';
-import { type Conditioning, type WindowEvaluator, windowEvaluator } from './guidedDenoiser.js';
+import { type Conditioning, windowEvaluator } from './guidedDenoiser.js';
 import { canvasWindow } from './canvasWindow.js';
 import { type CanvasColumns, PatchBlender } from './patchBlender.js';
 import { type CanvasGeometry, postprocessCanvas, preprocessCanvas, preprocessCenterCrop, toUnitRange } from './preprocess.js';
 import { type LatentPosterior, type SRModels, disposePosterior } from './srModels.js';
 import { type SRPlan, latentFitsOneTile, planSuperResolve } from './srPlan.js';
 import { type InitialLatentRule, type SRRecipe, type SamplerKind, canvasRecipe } from './srRecipe.js';
-import { evaluateTiled } from './tiledSampling.js';
 
 export type { SamplerKind } from './srRecipe.js';
 

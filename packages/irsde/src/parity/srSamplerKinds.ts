@@ -1,34 +1,30 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Fixture, type KindOutputs, type ParityEnv, type ParityKind, type ParityKinds, nhwcToNchw, resizeBicubic } from '@stablesr/core';
+import { type Fixture, type KindOutputs, type ParityEnv, type ParityKind, type ParityKinds, nhwcToNchw } from '@stablesr/core';
 import { disposeConditionalUNet } from '../conditionalUNet.js';
-import { compileConditionalUNet } from '../conditionalUNetNetwork.js';
+import { type ConditionalUNetNetwork, compileConditionalUNet } from '../conditionalUNetNetwork.js';
+import { type IRSDESamplerName, irsdeSuperResolve } from '../irsdeSuperResolve.js';
 import { type IRSDESchedule } from '../irsdeSchedule.js';
-import { noiseState } from '../marginal.js';
-import { posteriorSamplerStep, samplePosterior } from '../posteriorSampler.js';
+import { posteriorSamplerStep } from '../posteriorSampler.js';
 import { type IRSDEDenoiseFn, type IRSDESamplerOptions } from '../samplerTypes.js';
-import { reverseSdeSamplerStep, sampleReverseSde } from '../sdeSampler.js';
+import { reverseSdeSamplerStep } from '../sdeSampler.js';
 import { fixtureSchedule } from './fixtureSchedule.js';
 import { fixtureConditionalUNet } from './unetKind.js';
 
-type Sampler = (denoise: IRSDEDenoiseFn, xT: tf.Tensor4D, s: IRSDESchedule, o: IRSDESamplerOptions) => Promise<tf.Tensor4D>;
 type SamplerStep = (denoise: IRSDEDenoiseFn, x: tf.Tensor4D, s: IRSDESchedule, t: number, o: Pick<IRSDESamplerOptions, 'mu' | 'noise'>) => Promise<{ x: tf.Tensor4D; noisePred: tf.Tensor4D }>;
 
 const nchw = (x: tf.Tensor4D): tf.Tensor => tf.tidy(() => nhwcToNchw(x));
 
-/**
- * Runs `body` with the fixture's network compiled for the engine, the schedule and μ = bicubic ×`scale` of `lq`
- * (`util.upscale`, `F.interpolate(mode="bicubic")`), releasing all of it after.
- */
-async function withSR(fx: Fixture, env: ParityEnv, body: (denoise: IRSDEDenoiseFn, s: IRSDESchedule, mu: tf.Tensor4D) => Promise<KindOutputs>): Promise<KindOutputs> {
-  const scale = Number(fx.config.scale ?? 4);
+const fixtureScale = (fx: Fixture): number => Number(fx.config.scale ?? 4);
+
+/** Runs `body` with the fixture's network compiled for the engine, the schedule and the LQ input, releasing all of it after. */
+async function withSR(fx: Fixture, env: ParityEnv, body: (net: ConditionalUNetNetwork, s: IRSDESchedule, lq: tf.Tensor4D) => Promise<KindOutputs>): Promise<KindOutputs> {
   const unet = fixtureConditionalUNet(fx);
   const net = compileConditionalUNet(unet, env.engine);
   const lq = fx.inputNhwc('lq') as tf.Tensor4D;
-  const mu = resizeBicubic(lq, lq.shape[1] * scale, lq.shape[2] * scale);
   try {
-    return await body((x, t) => net.run(x, mu, t), fixtureSchedule(fx), mu);
+    return await body(net, fixtureSchedule(fx), lq);
   } finally {
-    tf.dispose([lq, mu]);
+    lq.dispose();
     await net.network.dispose();
     disposeConditionalUNet(unet);
   }
@@ -47,27 +43,19 @@ async function collect(fill: (outs: KindOutputs) => Promise<void>): Promise<Kind
 }
 
 /** Kinds `sampler.irsde-sr` (reverse SDE) and `sampler.irsde-sr-posterior` (README 7.18), both modes. */
-function srKind(sample: Sampler, step: SamplerStep): ParityKind {
+function srKind(sampler: IRSDESamplerName, step: SamplerStep): ParityKind {
   return {
+    // Free-running: the shipped super-resolution (`irsdeSuperResolve`, untiled), traced under the fixture's names.
     run: (fx, env) =>
-      withSR(fx, env, (denoise, s, mu) =>
+      withSR(fx, env, (net, s, lq) =>
         collect(async (outs) => {
-          const noise = fx.noise();
-          const xT = noiseState(s, mu, noise) as tf.Tensor4D;
-          outs.mu = nchw(mu);
-          outs.x_T = nchw(xT);
-          try {
-            const x0 = await sample(denoise, xT, s, { mu, noise, onStep: ({ k, x }) => void (outs[`x.step${k + 1}`] = nchw(x)) });
-            outs.output = nchw(x0);
-            x0.dispose();
-          } finally {
-            xT.dispose();
-          }
+          const out = await irsdeSuperResolve(net, s, lq, { scale: fixtureScale(fx), sampler, noise: fx.noise(), tileSize: Number.MAX_SAFE_INTEGER, trace: (name, x) => void (outs[name] = nchw(x)) });
+          out.dispose();
         }),
       ),
     // Teacher-forced: step k starts from the stored x.step<k−1> (x_T for k = 1) with the stored μ as condition.
     stepwise: (fx, env) =>
-      withSR(fx, env, (denoise, s) =>
+      withSR(fx, env, (net, s) =>
         collect(async (outs) => {
           const noise = fx.noise();
           const mu = fx.expectedNhwc('mu') as tf.Tensor4D;
@@ -76,7 +64,7 @@ function srKind(sample: Sampler, step: SamplerStep): ParityKind {
             for (let k = 1; k <= s.T; k++) {
               const prev = fx.expectedNhwc(k === 1 ? 'x_T' : `x.step${k - 1}`) as tf.Tensor4D;
               try {
-                const r = await step(denoise, prev, s, s.T - k + 1, { mu, noise });
+                const r = await step((x, t) => net.run(x, mu, t), prev, s, s.T - k + 1, { mu, noise });
                 r.noisePred.dispose();
                 outs[`x.step${k}`] = nchw(r.x);
                 if (k === s.T) outs.output = nchw(r.x);
@@ -94,6 +82,6 @@ function srKind(sample: Sampler, step: SamplerStep): ParityKind {
 }
 
 export const srSamplerKinds: ParityKinds = {
-  'sampler.irsde-sr': srKind(sampleReverseSde, reverseSdeSamplerStep),
-  'sampler.irsde-sr-posterior': srKind(samplePosterior, posteriorSamplerStep),
+  'sampler.irsde-sr': srKind('sde', reverseSdeSamplerStep),
+  'sampler.irsde-sr-posterior': srKind('posterior', posteriorSamplerStep),
 };

@@ -1,26 +1,33 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type ProgressCallback, blendNormalizer, gaussianTileWeights, latentTilePlan, throwIfAborted } from '@stablesr/core';
-import { type WindowEvaluator } from './guidedDenoiser.js';
+import { type ProgressCallback, throwIfAborted } from '../progress.js';
+import { blendNormalizer, gaussianTileWeights } from './gaussianWeights.js';
+import { latentTilePlan } from './latentTiles.js';
 
-export interface TiledOptions {
-  /** Tile side in latent pixels (reference: `input_size / 8`, 64 for the 512 model). */
+/**
+ * Evaluates a network on one window of the state `x` and the same window of its condition (StableSR's LR latent,
+ * IR-SDE's μ) at timestep `t`: the whole map, or one tile of it.
+ */
+export type WindowEvaluator = (x: tf.Tensor4D, cond: tf.Tensor4D, t: number) => Promise<tf.Tensor4D>;
+
+export interface TiledEvaluationOptions {
+  /** Tile side in the state's pixels (StableSR: latent pixels, reference `input_size / 8`, 64 for the 512 model). */
   tileSize: number;
-  /** Overlap between neighbouring tiles in latent pixels (reference default 32). */
+  /** Overlap between neighbouring tiles (StableSR reference default 32). */
   tileOverlap: number;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
 }
 
 /**
- * Tiled model evaluation with Gaussian blending (`p_mean_variance_canvas`, `p_sample_ddim_sr_tcanvas`):
- * every tile of the reference grid (x-major, last tile flush) is evaluated on `x[tile]` and `lr[tile]`,
+ * Tiled model evaluation with Gaussian blending (StableSR's `p_mean_variance_canvas`, `p_sample_ddim_sr_tcanvas`):
+ * every tile of the reference grid (x-major, last tile flush) is evaluated on `x[tile]` and `cond[tile]`,
  * and the outputs are averaged with the tile weights: `E = Σ e·G / Σ G`. The sampler then applies the
  * posterior / DDIM update (and any v → ε conversion) to the blended output on the whole latent.
  * Memory is bounded by one tile's network evaluation plus a few latent-sized accumulators.
  */
-export async function evaluateTiled(evaluate: WindowEvaluator, x: tf.Tensor4D, lrLatent: tf.Tensor4D, t: number, opts: TiledOptions): Promise<tf.Tensor4D> {
+export async function evaluateTiled(evaluate: WindowEvaluator, x: tf.Tensor4D, lrLatent: tf.Tensor4D, t: number, opts: TiledEvaluationOptions): Promise<tf.Tensor4D> {
   const [b, h, w, c] = x.shape;
-  if (lrLatent.shape[1] !== h || lrLatent.shape[2] !== w) throw new Error(`tiled sampling: LR latent [${lrLatent.shape}] does not match the latent [${x.shape}]`);
+  if (lrLatent.shape[1] !== h || lrLatent.shape[2] !== w) throw new Error(`tiled evaluation: condition [${lrLatent.shape}] does not match the state [${x.shape}]`);
   const plan = latentTilePlan(h, w, opts.tileSize, opts.tileOverlap);
   const norm = blendNormalizer(h, w, plan);
   let acc: tf.Tensor4D = tf.zeros([b, h, w, c]);

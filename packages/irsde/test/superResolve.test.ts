@@ -1,0 +1,80 @@
+// irsdeSuperResolve (the shipped SR path) on configurations unlike the fixtures: pixel tiles blended with Gaussian
+// weights, option checks, progress, abort and tensor lifetime.
+import test from 'ava';
+import * as tf from '@tensorflow/tfjs-core';
+import { type ProgressEvent, SeededNoise, recordWeightRequests, resolveEngine, syntheticSource, weightsFromSource } from '@stablesr/core';
+import { type ConditionalUNetNetwork, compileConditionalUNet, disposeConditionalUNet, irsdeSchedule, irsdeSuperResolve, loadConditionalUNet } from '../src/index.js';
+
+const schedule = irsdeSchedule({ max_sigma: 10, T: 6, schedule: 'cosine', eps: 0.01 });
+const maxAbs = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+
+/** A stand-in network whose output at a pixel depends only on that pixel (x − μ scaled by t), so blending tiles is exact. */
+function pointwiseNet(calls: { shapes: number[][] }): ConditionalUNetNetwork {
+  return {
+    network: undefined as never,
+    run: async (x, mu, t) => {
+      calls.shapes.push([...x.shape]);
+      return tf.tidy(() => tf.mul(tf.sub(x, mu), 0.3 + 0.01 * (t as number)) as tf.Tensor4D);
+    },
+  };
+}
+
+test.serial('pixel tiles blend back to the untiled result for a position-independent network', async (t) => {
+  const lq = tf.tidy(() => tf.sigmoid(new SeededNoise(3).draw([1, 11, 14, 3])) as tf.Tensor4D);
+  const whole = { shapes: [] as number[][] };
+  const tiles = { shapes: [] as number[][] };
+  const a = await irsdeSuperResolve(pointwiseNet(whole), schedule, lq, { seed: 5, tileSize: 1000 });
+  const events: ProgressEvent[] = [];
+  const b = await irsdeSuperResolve(pointwiseNet(tiles), schedule, lq, { seed: 5, tileSize: 24, tileOverlap: 8, onProgress: (e) => events.push(e) });
+  t.deepEqual(a.shape, [1, 44, 56, 3]);
+  t.true(whole.shapes.every((s) => s[1] === 44 && s[2] === 56) && whole.shapes.length === schedule.T, 'untiled: one whole-image call per step');
+  t.true(tiles.shapes.length > 2 * schedule.T && tiles.shapes.every((s) => s[1]! <= 24 && s[2]! <= 24), 'tiled: several tiles of ≤ 24 px per step');
+  t.true(maxAbs(a, b) < 1e-5, `tiled vs untiled ${maxAbs(a, b)}`);
+  const range = tf.tidy(() => [tf.min(a).dataSync()[0]!, tf.max(a).dataSync()[0]!]);
+  t.true(range[0]! >= 0 && range[1]! <= 1, 'clamped to [0, 1]');
+  t.deepEqual(
+    events.map((e) => e.done),
+    [1, 2, 3, 4, 5, 6],
+  );
+  tf.dispose([lq, a, b]);
+});
+
+test.serial('a real ConditionalUNet in tiles on ONNX Runtime: shape, determinism for a seed, abort, no leak', async (t) => {
+  const config = { in_nc: 3, out_nc: 3, nf: 4, depth: 2 };
+  const keys = recordWeightRequests((v) => loadConditionalUNet(config, v), disposeConditionalUNet);
+  const unet = loadConditionalUNet(config, weightsFromSource(syntheticSource(keys, { seed: 9 })));
+  const net = compileConditionalUNet(unet, await resolveEngine({ engine: 'onnxruntime', threads: 1 }));
+  const lq = tf.tidy(() => tf.sigmoid(new SeededNoise(4).draw([1, 9, 7, 3])) as tf.Tensor4D);
+  try {
+    const first = await irsdeSuperResolve(net, schedule, lq, { seed: 1, tileSize: 16, sampler: 'sde' });
+    const before = tf.memory().numTensors;
+    const again = await irsdeSuperResolve(net, schedule, lq, { seed: 1, tileSize: 16, sampler: 'sde' });
+    const other = await irsdeSuperResolve(net, schedule, lq, { seed: 2, tileSize: 16, sampler: 'sde' });
+    t.deepEqual(first.shape, [1, 36, 28, 3]);
+    t.is(maxAbs(first, again), 0);
+    t.true(maxAbs(first, other) > 1e-3, 'another seed gives another result');
+    tf.dispose([again, other]);
+    t.is(tf.memory().numTensors, before);
+    const ac = new AbortController();
+    const e = await t.throwsAsync(irsdeSuperResolve(net, schedule, lq, { seed: 1, tileSize: 16, signal: ac.signal, onProgress: (p) => p.done === 2 && ac.abort() }));
+    t.is(e?.name, 'AbortError');
+    t.is(tf.memory().numTensors, before);
+    first.dispose();
+  } finally {
+    lq.dispose();
+    await net.network.dispose();
+    disposeConditionalUNet(unet);
+  }
+});
+
+test.serial('bad options are refused naming the option', async (t) => {
+  const lq = tf.zeros([1, 4, 4, 3]) as tf.Tensor4D;
+  const net = pointwiseNet({ shapes: [] });
+  await t.throwsAsync(irsdeSuperResolve(net, schedule, lq, { scale: 0 }), { message: /option scale/ });
+  await t.throwsAsync(irsdeSuperResolve(net, schedule, lq, { tileSize: 16, tileOverlap: 16 }), { message: /option tileOverlap/ });
+  await t.throwsAsync(irsdeSuperResolve(net, schedule, lq, { sampler: 'ode' as never }), { message: /option sampler/ });
+  const gray = tf.zeros([1, 4, 4, 1]) as tf.Tensor4D;
+  await t.throwsAsync(irsdeSuperResolve(net, schedule, gray, {}), { message: /RGB/ });
+  gray.dispose();
+  lq.dispose();
+});
