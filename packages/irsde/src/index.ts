@@ -18,6 +18,7 @@ export * from './posteriorSampler.js';
 export * from './sinusoidalPosEmb.js';
 export * from './conditionalUNet.js';
 export * from './conditionalUNetNetwork.js';
+export * from './conditionalUNetConfigFromWeights.js';
 export * from './irsdeSuperResolve.js';
 
 /** Fixture kinds of this package (README 7.18) for `stablesr parity` and the tests. */

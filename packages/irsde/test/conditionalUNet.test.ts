@@ -3,7 +3,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { SeededNoise, WeightFileError, recordWeightRequests, resolveEngine, syntheticSource, weightsFromSource } from '@stablesr/core';
-import { type ConditionalUNetConfig, compileConditionalUNet, disposeConditionalUNet, loadConditionalUNet } from '../src/index.js';
+import { type ConditionalUNetConfig, compileConditionalUNet, conditionalUNetConfigFromWeights, disposeConditionalUNet, loadConditionalUNet } from '../src/index.js';
 
 const config: ConditionalUNetConfig = { in_nc: 1, out_nc: 2, nf: 4, depth: 2 };
 const keys = recordWeightRequests((v) => loadConditionalUNet(config, v), disposeConditionalUNet);
@@ -56,4 +56,18 @@ test.serial('loading is strict: a missing, unexpected or mis-shaped key is an er
   const bad = new Map(keys).set('final_conv.weight', [2, 4, 5, 5]);
   t.throws(() => loadConditionalUNet(config, weightsFromSource(syntheticSource(bad))), { message: /final_conv\.weight/ });
   t.throws(() => loadConditionalUNet({ ...config, nf: 0 }, weightsFromSource(syntheticSource(keys))), { message: /nf must be a positive integer/ });
+});
+
+test.serial('the configuration is read off the state dict (in_nc, out_nc, nf, depth), and given values win', (t) => {
+  for (const cfg of [config, { in_nc: 3, out_nc: 3, nf: 8, depth: 3 }]) {
+    const view = weightsFromSource(syntheticSource(recordWeightRequests((v) => loadConditionalUNet(cfg, v), disposeConditionalUNet)));
+    t.deepEqual(conditionalUNetConfigFromWeights(view), cfg);
+    // The inferred config loads the file strictly.
+    disposeConditionalUNet(loadConditionalUNet(conditionalUNetConfigFromWeights(view), view));
+  }
+  const view = weightsFromSource(syntheticSource(keys));
+  t.is(conditionalUNetConfigFromWeights(view, { depth: 3 }).depth, 3);
+  t.throws(() => loadConditionalUNet(conditionalUNetConfigFromWeights(view, { depth: 3 }), view), { message: /downs\.2|missing|unexpected/ });
+  const noInit = new Map([...keys].filter(([k]) => k !== 'init_conv.weight'));
+  t.throws(() => conditionalUNetConfigFromWeights(weightsFromSource(syntheticSource(noInit))), { message: /init_conv\.weight/ });
 });
