@@ -51,7 +51,11 @@ or both folders: every image in <input> is upscaled into <output> (created if mi
 
 Weights:
   --checkpoint FILE        StableSR diffusion checkpoint (stablesr_000117.ckpt, stablesr_768v_000139.ckpt,
-                           or .safetensors with the same keys)                                (required)
+                           or .safetensors with the same keys), or an IR-SDE ConditionalUNet state dict
+                           (the authors' .pth / .safetensors): the family is read off the keys  (required)
+  --model stablesr|irsde   force the model family instead
+                           An IR-SDE model takes --scale (4), --steps (its T, 100), --sampler sde|posterior
+                           (posterior), --seed, --tile-size (256 px) and --tile-overlap (tile/4) only.
   --cfw FILE               CFW autoencoder vqgan_cfw_00011.ckpt (without it: plain VAE decoder, --fidelity unused)
   --preset 512|768v        built-in model configuration (default 512); the 768 model needs --preset 768v,
                            it cannot be told apart from its weights

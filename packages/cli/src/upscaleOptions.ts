@@ -8,6 +8,7 @@ import { planJobs, type UpscaleJob } from './upscaleJobs.js';
 import { ENGINE_FLAGS, parseEngineFlags } from './options/engineOptions.js';
 import { UsageError } from './usageError.js';
 import { UPSCALE_WEIGHTS_HINT } from './weightsHint.js';
+import { IRSDE_FLAGS, type IrsdeCliOptions, MODEL_FAMILIES, detectModelFamily, parseIrsdeFlags } from './irsdeOptions.js';
 
 export const UPSCALE_PRESETS = Object.keys(STABLESR_PRESETS) as StableSRPreset[];
 export const FORMAT_CHOICES: readonly ImageFormat[] = ['png', 'jpeg', 'webp', 'tiff'];
@@ -38,6 +39,8 @@ export interface UpscaleCliOptions {
   weights?: WeightPlacement;
   /** Sampling and output options: each one absent unless given. */
   upscale: UpscaleFlagValues;
+  /** Set when the checkpoint is an IR-SDE model (`--model irsde`, or recognised by its keys): its own settings. */
+  irsde?: IrsdeCliOptions;
   backend?: BackendChoice;
   /** `--engine`, `--threads`, `--device`, `--no-prepack`. */
   engine: EngineOptions;
@@ -50,6 +53,7 @@ export interface UpscaleCliOptions {
 
 const OPTIONS = {
   checkpoint: { type: 'string' },
+  model: { type: 'string' },
   cfw: { type: 'string' },
   config: { type: 'string' },
   'cfw-config': { type: 'string' },
@@ -83,11 +87,19 @@ export function parseUpscaleArgs(args: string[]): UpscaleCliOptions | 'help' {
   if (positionals.length !== 2) throw new UsageError(`upscale: expected <input> <output>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'} (see stablesr upscale --help)`);
   if (v.checkpoint === undefined) throw new UsageError(UPSCALE_WEIGHTS_HINT);
 
-  let upscale: UpscaleFlagValues;
-  try {
-    upscale = parseUpscaleOptionStrings(v as Record<string, string | undefined>);
-  } catch (e) {
-    throw e instanceof OptionError ? new UsageError(e.describe(FLAG_LABEL)) : e;
+  const checkpoint = requireFile('--checkpoint', v.checkpoint);
+  const family = parseChoice('--model', v.model, MODEL_FAMILIES) ?? detectModelFamily(checkpoint);
+  let upscale: UpscaleFlagValues = {};
+  let irsde: IrsdeCliOptions | undefined;
+  if (family === 'irsde') {
+    const stablesrOnly = ['cfw', 'config', 'cfw-config', 'text-encoder', 'tokenizer', 'preset', 'vae-tile-size', 'weights', ...UPSCALE_OPTION_SPECS.map((s) => s.flag).filter((f) => !(IRSDE_FLAGS as readonly string[]).includes(f))];
+    irsde = parseIrsdeFlags(v, stablesrOnly, checkpoint);
+  } else {
+    try {
+      upscale = parseUpscaleOptionStrings(v as Record<string, string | undefined>);
+    } catch (e) {
+      throw e instanceof OptionError ? new UsageError(e.describe(FLAG_LABEL)) : e;
+    }
   }
   const format = parseChoice('--format', v.format === 'jpg' ? 'jpeg' : v.format === 'tif' ? 'tiff' : v.format, FORMAT_CHOICES);
   const backend = parseChoice('--backend', v.backend, BACKEND_CHOICES);
@@ -95,8 +107,9 @@ export function parseUpscaleArgs(args: string[]): UpscaleCliOptions | 'help' {
   const opts: UpscaleCliOptions = {
     jobs: [],
     batch: false,
-    checkpoint: requireFile('--checkpoint', v.checkpoint),
+    checkpoint,
     upscale,
+    ...(irsde && { irsde }),
     concurrency: parseIntOption('--concurrency', v.concurrency, { min: 1, max: 16 }) ?? UPSCALE_DEFAULTS.concurrency,
     engine: parseEngineFlags(v),
     quiet: v.quiet ?? false,

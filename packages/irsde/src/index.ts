@@ -20,6 +20,7 @@ export * from './conditionalUNet.js';
 export * from './conditionalUNetNetwork.js';
 export * from './conditionalUNetConfigFromWeights.js';
 export * from './irsdeSuperResolve.js';
+export * from './irsdeUpscaler.js';
 
 /** Fixture kinds of this package (README 7.18) for `stablesr parity` and the tests. */
 export const parityKinds: ParityKinds = { ...irsdeParityKinds };

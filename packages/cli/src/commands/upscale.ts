@@ -11,6 +11,7 @@ import { formatBytes, peakRssBytes } from '../resourceUsage.js';
 import type { UpscaleCliOptions } from '../upscaleOptions.js';
 import type { UpscaleJob } from '../upscaleJobs.js';
 import { UsageError } from '../usageError.js';
+import { upscaleIrsdeCommand } from './upscaleIrsde.js';
 
 /** One line of `--json` output per image. */
 export interface UpscaleImageResult {
@@ -53,6 +54,7 @@ export interface UpscaleRunResult {
  * 0 when every image was written, 1 when any failed (the others are still written).
  */
 export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promise<number> {
+  if (opts.irsde) return upscaleIrsdeCommand(opts, io);
   const t0 = performance.now();
   const infos = new Map<string, ImageInfo>();
   for (const job of opts.jobs) {

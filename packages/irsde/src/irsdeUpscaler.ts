@@ -1,0 +1,90 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { type EngineInfo, type EngineOptions, type RawImage, type Weights, openWeights, quantize, readImage, resolveEngine } from '@stablesr/core';
+import { type ConditionalUNet, type ConditionalUNetConfig, disposeConditionalUNet, loadConditionalUNet } from './conditionalUNet.js';
+import { conditionalUNetConfigFromWeights } from './conditionalUNetConfigFromWeights.js';
+import { type ConditionalUNetNetwork, compileConditionalUNet } from './conditionalUNetNetwork.js';
+import { type IRSDEConfig, IRSDE_DEFAULTS, irsdeSchedule } from './irsdeSchedule.js';
+import { type IRSDESuperResolveOptions, IRSDE_SR_DEFAULTS, irsdeSuperResolve } from './irsdeSuperResolve.js';
+
+/** The SDE of the authors' SISR setting: T 100, λ = 30/255, cosine θ, eps 0.005 (as the `sampler.irsde-sr` fixtures run it). */
+export const IRSDE_SISR_SDE: IRSDEConfig = { max_sigma: 30, T: 100, schedule: 'cosine', eps: 0.005 };
+
+export interface IRSDEUpscalerLoadOptions extends EngineOptions {
+  /** The network's state dict (`.pth`, `.safetensors`): the authors' key layout, read strictly. */
+  checkpoint: string;
+  /** Network structure; what is not given is read off the checkpoint's keys. */
+  network?: Partial<ConditionalUNetConfig>;
+  /** The SDE the model was trained with (default {@link IRSDE_SISR_SDE}). */
+  sde?: Partial<IRSDEConfig>;
+}
+
+export interface IRSDEUpscaleOptions extends Omit<IRSDESuperResolveOptions, 'trace'> {
+  /** Reverse steps = the schedule's T (default the model's, 100 for the official SISR model). */
+  steps?: number;
+}
+
+export interface IRSDEUpscaleResult {
+  /** 8-bit RGB, `scale` × the input. */
+  image: RawImage;
+  steps: number;
+  seed?: number;
+  seconds: number;
+}
+
+/**
+ * An IR-SDE super-resolution model loaded from the authors' checkpoint (`ConditionalUNet` + its SDE), for files and
+ * buffers: `await (await IRSDEUpscaler.load({ checkpoint: 'sisr.pth' })).upscale('photo.png')`.
+ */
+export class IRSDEUpscaler {
+  private constructor(
+    private readonly unet: ConditionalUNet,
+    private readonly net: ConditionalUNetNetwork,
+    /** The engine that runs the network. */
+    readonly engine: EngineInfo,
+    readonly config: ConditionalUNetConfig,
+    readonly sde: IRSDEConfig,
+  ) {}
+
+  static async load(opts: IRSDEUpscalerLoadOptions): Promise<IRSDEUpscaler> {
+    const engine = await resolveEngine(opts);
+    const weights: Weights = openWeights(opts.checkpoint);
+    try {
+      const config = conditionalUNetConfigFromWeights(weights, opts.network);
+      const sde = { ...IRSDE_SISR_SDE, ...opts.sde };
+      irsdeSchedule(sde); // fails here, at load, on a bad SDE setting
+      const unet = loadConditionalUNet(config, weights);
+      return new IRSDEUpscaler(unet, compileConditionalUNet(unet, engine), engine, config, sde);
+    } finally {
+      weights.close();
+    }
+  }
+
+  /** Upscales an image file, encoded buffer or {@link RawImage} (alpha is dropped; gray becomes RGB). */
+  async upscale(input: string | Buffer | Uint8Array | RawImage, opts: IRSDEUpscaleOptions = {}): Promise<IRSDEUpscaleResult> {
+    const t0 = performance.now();
+    const steps = opts.steps ?? this.sde.T ?? IRSDE_DEFAULTS.T;
+    if (!Number.isInteger(steps) || steps < 1 || steps > 10000) throw new Error(`option steps must be an integer 1…10000, got ${steps}`);
+    const decoded = await readImage(input);
+    decoded.alpha?.dispose();
+    const lq = tf.tidy(() => tf.div(tf.add(decoded.rgb, 1), 2) as tf.Tensor4D);
+    decoded.rgb.dispose();
+    try {
+      const { steps: _steps, ...rest } = opts;
+      const out = await irsdeSuperResolve(this.net, irsdeSchedule({ ...this.sde, T: steps }), lq, rest);
+      const [, height, width] = out.shape;
+      const values = (await out.data()) as Float32Array;
+      out.dispose();
+      // util.tensor2img: clamp to [0, 1], ×255, round.
+      const data = quantize(values, { mode: 'round', bitDepth: 8, signed: false });
+      const seed = opts.noise ? undefined : (opts.seed ?? IRSDE_SR_DEFAULTS.seed);
+      return { image: { data, width, height, channels: 3 }, steps, ...(seed !== undefined && { seed }), seconds: (performance.now() - t0) / 1000 };
+    } finally {
+      lq.dispose();
+    }
+  }
+
+  dispose(): void {
+    void this.net.network.dispose();
+    disposeConditionalUNet(this.unet);
+  }
+}
