@@ -30,13 +30,27 @@ function overPositions(x: tf.Tensor, v: tf.Tensor): tf.Tensor {
  * The eager TensorFlow.js implementation of {@link Ops}: values are tensors in their logical layout (maps NHWC).
  * Weights kept on the host are uploaded for the duration of each {@link Ops.scope} that names its module.
  */
+/**
+ * Nearest ×2 upsampling with an exact gradient: the forward is tfjs's resize kernel, but the cpu backend's
+ * ResizeNearestNeighborGrad returns wrong values (checked against PyTorch in the `irsde.train-step` fixture), so the
+ * backward is written out: each input pixel receives the sum of its 2×2 output block.
+ */
+const upsampleNearest2xWithGrad = tf.customGrad(((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const [b, h, w, c] = x.shape as [number, number, number, number];
+  save([]);
+  return {
+    value: tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [h * 2, w * 2], false, false),
+    gradFunc: (dy: tf.Tensor) => tf.sum(tf.reshape(dy, [b, h, 2, w, 2, c]), [2, 4]),
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor4D) => tf.Tensor4D;
+
 export const tfjsOps: Ops<tf.Tensor> = {
   engine: 'tfjs',
   shape: (x) => x.shape,
   weight: (t) => t,
   conv2d: (c, x) => conv2d(c, x as tf.Tensor4D),
   groupNorm: (n, x) => groupNorm(n, x as tf.Tensor4D),
-  upsampleNearest2x: (x) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [x.shape[1]! * 2, x.shape[2]! * 2], false, false),
+  upsampleNearest2x: (x) => upsampleNearest2xWithGrad(x as tf.Tensor4D),
   resizeNearest: (x, height, width) => tf.image.resizeNearestNeighbor(x as tf.Tensor4D, [height, width], false, false),
   avgPool2x: (x) => tf.avgPool(x as tf.Tensor4D, 2, 2, 'valid'),
   reflectPad: (x, [[top, bottom], [left, right]]) => {

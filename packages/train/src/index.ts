@@ -1,0 +1,13 @@
+import { type ParityKinds } from '@stablesr/core';
+import { trainParityKinds } from './parity/index.js';
+
+export * from './cpuBackend.js';
+export * from './tensorWeightView.js';
+export * from './lossGradients.js';
+export * from './ddpmObjective.js';
+export * from './irsdeObjective.js';
+export * from './adam.js';
+export * from './ema.js';
+
+/** Fixture kinds of this package (README 7.17, 7.18) for `stablesr parity` and the tests. */
+export const parityKinds: ParityKinds = { ...trainParityKinds };

@@ -1,0 +1,6 @@
+// Golden parity of the training kinds (README 7.17, 7.18) on every engine. Only forward outputs (irsde.train-step's
+// network_noise) depend on the engine; loss, gradients and the Adam step are eager tfjs on the cpu backend in both.
+import { registerFixtureTests } from '../../../test/fixtureSuite.js';
+import { parityKinds } from '../src/index.js';
+
+registerFixtureTests(parityKinds);
