@@ -3,4 +3,5 @@
 import { registerFixtureTests } from '../../../test/fixtureSuite.js';
 import { parityKinds } from '../src/index.js';
 
-registerFixtureTests(parityKinds);
+// Serial: a training step switches tfjs's process-global backend to cpu, which a concurrent fixture's set-up would undo.
+registerFixtureTests(parityKinds, { serial: true });
