@@ -26,6 +26,7 @@ export * from './fixtures/manifest.js';
 export * from './fixtures/fixture.js';
 export * from './fixtures/compare.js';
 export * from './fixtures/runner.js';
+export * from './fixtures/kindHelpers.js';
 export * from './fixtures/locate.js';
 export * from './nn/attention.js';
 export * from './nn/linearAttention.js';

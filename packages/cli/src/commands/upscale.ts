@@ -1,12 +1,12 @@
-import { type EngineInfo, initBackend, probeImage, writeImage, type ImageInfo, type ProgressCallback } from '@stablesr/core';
+import { type EngineInfo, writeImage, type ImageInfo, type ProgressCallback } from '@stablesr/core';
 import { type UpscaleTimings } from '@stablesr/stablesr';
 import { FLAG_LABEL, OptionError, StableSR, type UpscaleOptions } from '@stablesr/stablesr';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import pLimit from 'p-limit';
 import type { CliIo } from '../cliIo.js';
-import { describeEngine, startEngine } from '../options/engineOptions.js';
-import { ProgressBar } from '../progressBar.js';
+import { startUpscale } from './startUpscale.js';
+import { describeEngine } from '../options/engineOptions.js';
 import { formatBytes, peakRssBytes } from '../resourceUsage.js';
 import type { UpscaleCliOptions } from '../upscaleOptions.js';
 import type { UpscaleJob } from '../upscaleJobs.js';
@@ -56,18 +56,7 @@ export interface UpscaleRunResult {
 export async function upscaleCommand(opts: UpscaleCliOptions, io: CliIo): Promise<number> {
   if (opts.irsde) return upscaleIrsdeCommand(opts, io);
   const t0 = performance.now();
-  const infos = new Map<string, ImageInfo>();
-  for (const job of opts.jobs) {
-    try {
-      infos.set(job.input, await probeImage(job.input));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  }
-
-  const backend = await initBackend(opts.backend);
-  const engine = await startEngine(opts.engine);
-  const bar = new ProgressBar(opts.quiet ? undefined : io.progress);
+  const { infos, backend, engine, bar } = await startUpscale(opts, io);
   const sr = await StableSR.load({
     checkpoint: opts.checkpoint,
     backend: backend.name,

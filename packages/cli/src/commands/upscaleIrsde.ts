@@ -1,13 +1,12 @@
-import { type ImageInfo, initBackend, probeImage, writeImage } from '@stablesr/core';
+import { writeImage } from '@stablesr/core';
 import { IRSDEUpscaler } from '@stablesr/irsde';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { CliIo } from '../cliIo.js';
-import { describeEngine, startEngine } from '../options/engineOptions.js';
-import { ProgressBar } from '../progressBar.js';
+import { startUpscale } from './startUpscale.js';
+import { describeEngine } from '../options/engineOptions.js';
 import { formatBytes, peakRssBytes } from '../resourceUsage.js';
 import type { UpscaleCliOptions } from '../upscaleOptions.js';
-import { UsageError } from '../usageError.js';
 import type { UpscaleImageResult } from './upscale.js';
 
 /**
@@ -19,17 +18,7 @@ import type { UpscaleImageResult } from './upscale.js';
 export async function upscaleIrsdeCommand(opts: UpscaleCliOptions, io: CliIo): Promise<number> {
   const t0 = performance.now();
   const ir = opts.irsde!;
-  const infos = new Map<string, ImageInfo>();
-  for (const job of opts.jobs) {
-    try {
-      infos.set(job.input, await probeImage(job.input));
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  }
-  const backend = await initBackend(opts.backend);
-  const engine = await startEngine(opts.engine);
-  const bar = new ProgressBar(opts.quiet ? undefined : io.progress);
+  const { infos, backend, engine, bar } = await startUpscale(opts, io);
   const model = await IRSDEUpscaler.load({ checkpoint: opts.checkpoint, ...opts.engine });
   const loadSeconds = round1((performance.now() - t0) / 1000);
   const results: UpscaleImageResult[] = [];

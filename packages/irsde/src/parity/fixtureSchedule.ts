@@ -12,13 +12,3 @@ export function fixtureSchedule(fx: Fixture): IRSDESchedule {
   if (c.eps !== undefined) config.eps = Number(c.eps);
   return irsdeSchedule(config);
 }
-
-/** An integer input of a fixture (timesteps) as plain numbers. */
-export function fixtureInts(fx: Fixture, name: string): number[] {
-  const t = fx.input(name);
-  try {
-    return Array.from(t.dataSync());
-  } finally {
-    t.dispose();
-  }
-}

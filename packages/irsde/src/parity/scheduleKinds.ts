@@ -7,7 +7,8 @@ import { reverseOdeStep } from '../reverseOdeStep.js';
 import { reverseOptimumStd, reverseOptimumStep } from '../reverseOptimumStep.js';
 import { reverseSdeStep, reverseSdeStepMean } from '../reverseSdeStep.js';
 import { scoreFromNoise } from '../score.js';
-import { fixtureInts, fixtureSchedule } from './fixtureSchedule.js';
+import { fixtureSchedule } from './fixtureSchedule.js';
+import { fixtureInts } from '@stablesr/core';
 
 /** Kinds `irsde.schedule` and `irsde.step` (README 7.18): the schedule arrays and every single-step formula. */
 export const scheduleKinds: ParityKinds = {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type Fixture, type KindOutputs, type ParityEnv, type ParityKind, type ParityKinds, nhwcToNchw } from '@stablesr/core';
+import { type Fixture, type KindOutputs, type ParityEnv, type ParityKind, type ParityKinds, collectOutputs, nhwcToNchw } from '@stablesr/core';
 import { disposeConditionalUNet } from '../conditionalUNet.js';
 import { type ConditionalUNetNetwork, compileConditionalUNet } from '../conditionalUNetNetwork.js';
 import { type IRSDESamplerName, irsdeSuperResolve } from '../irsdeSuperResolve.js';
@@ -30,25 +30,13 @@ async function withSR(fx: Fixture, env: ParityEnv, body: (net: ConditionalUNetNe
   }
 }
 
-/** Fills a kind's outputs; if that fails part-way, what it had produced is released. */
-async function collect(fill: (outs: KindOutputs) => Promise<void>): Promise<KindOutputs> {
-  const outs: KindOutputs = {};
-  try {
-    await fill(outs);
-    return outs;
-  } catch (e) {
-    tf.dispose(Object.values(outs).filter((v): v is tf.Tensor => v instanceof tf.Tensor));
-    throw e;
-  }
-}
-
 /** Kinds `sampler.irsde-sr` (reverse SDE) and `sampler.irsde-sr-posterior` (README 7.18), both modes. */
 function srKind(sampler: IRSDESamplerName, step: SamplerStep): ParityKind {
   return {
     // Free-running: the shipped super-resolution (`irsdeSuperResolve`, untiled), traced under the fixture's names.
     run: (fx, env) =>
       withSR(fx, env, (net, s, lq) =>
-        collect(async (outs) => {
+        collectOutputs(async (outs) => {
           const out = await irsdeSuperResolve(net, s, lq, { scale: fixtureScale(fx), sampler, noise: fx.noise(), tileSize: Number.MAX_SAFE_INTEGER, trace: (name, x) => void (outs[name] = nchw(x)) });
           out.dispose();
         }),
@@ -56,7 +44,7 @@ function srKind(sampler: IRSDESamplerName, step: SamplerStep): ParityKind {
     // Teacher-forced: step k starts from the stored x.step<k−1> (x_T for k = 1) with the stored μ as condition.
     stepwise: (fx, env) =>
       withSR(fx, env, (net, s) =>
-        collect(async (outs) => {
+        collectOutputs(async (outs) => {
           const noise = fx.noise();
           const mu = fx.expectedNhwc('mu') as tf.Tensor4D;
           try {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type Fixture, type ParityKinds, nhwcToNchw } from '@stablesr/core';
 import { type ConditionalUNet, type ConditionalUNetConfig, disposeConditionalUNet, loadConditionalUNet } from '../conditionalUNet.js';
 import { compileConditionalUNet } from '../conditionalUNetNetwork.js';
-import { fixtureInts } from './fixtureSchedule.js';
+import { fixtureInts } from '@stablesr/core';
 
 /** The `ConditionalUNet` of a fixture: config fields `in_nc` (default 3), `out_nc` (default 3), `nf`, `depth`. */
 export function fixtureConditionalUNet(fx: Fixture): ConditionalUNet {

@@ -5,7 +5,7 @@ import { withCpuBackend } from '../cpuBackend.js';
 import { type DdpmParameterization, ddpmLoss } from '../ddpmObjective.js';
 import { lossAndGradients } from '../lossGradients.js';
 import { disposeParameters, readParameters, tensorWeightView } from '../tensorWeightView.js';
-import { collectOutputs, fixtureInts } from './fixtureIo.js';
+import { collectOutputs, fixtureInts } from '@stablesr/core';
 
 /**
  * Kind `train.ddpm-eps` (README 7.17): one DDPM training step (Algorithm 1, `LatentDiffusion.p_losses` then

@@ -18,7 +18,7 @@ import { withCpuBackend } from '../cpuBackend.js';
 import { type IRSDENoiseForward, irsdeLoss, irsdeTrainingState } from '../irsdeObjective.js';
 import { lossAndGradients } from '../lossGradients.js';
 import { type Parameters, disposeParameters, readParameters, tensorWeightView } from '../tensorWeightView.js';
-import { collectOutputs, fixtureInts } from './fixtureIo.js';
+import { collectOutputs, fixtureInts } from '@stablesr/core';
 
 /** The fixture's `ConditionalUNet` constructor arguments (`in_nc`, `out_nc` default 3; `nf`; `depth`). */
 function unetConfig(fx: Fixture): ConditionalUNetConfig {
