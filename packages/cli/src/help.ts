@@ -31,6 +31,7 @@ export const MAIN_HELP = `stablesr — latent-diffusion super-resolution (Stable
 
 Usage:
   stablesr upscale <input> <output> --checkpoint FILE [options]   4× super-resolution of an image or a folder
+  stablesr train --data DIR --out DIR --steps N [options]         train an IR-SDE upscaler on a folder of photos
   stablesr generate --prompt TEXT --checkpoint FILE --latents-out FILE.safetensors [options]
                                                                   text-to-latent generation (SD 2.x)
   stablesr parity <fixture-dir>... [--engine E] [--backend B] [--mode free|stepwise]
@@ -110,3 +111,41 @@ export const GENERATE_HELP = `stablesr generate --prompt TEXT --checkpoint FILE 
   --image-out FILE         also decode and write the image (.png .jpg .webp .tif)
   --engine E  --threads N  --device D  --no-prepack  --backend B  --weights W  --quiet  --json  --verbose
                            as for upscale`;
+
+/** `stablesr train --help`. */
+export const TRAIN_HELP = `stablesr train --data DIR --out DIR --steps N [options]
+
+Trains an IR-SDE super-resolution model (ConditionalUNet + the mean-reverting SDE's maximum-likelihood loss) on a
+folder of photographs: random crops, flips and rotations, LQ by MATLAB bicubic downscaling, a held-out validation
+split scored by PSNR-Y. Writes into --out: checkpoint.safetensors (weights, Adam state, step, random stream),
+model.safetensors (EMA weights; upscale with: stablesr upscale in.png out.png --checkpoint OUT/model.safetensors)
+and training-curve.png. Running the same command again resumes from the last checkpoint.
+
+  --data DIR            training images (png, jpeg, webp, tiff, …; other files are ignored)
+  --out DIR             output folder (created; resumes when it holds a checkpoint of the same model)
+  --steps N             total optimizer steps
+  --model irsde         model family (irsde; stablesr-unet and sd-unet are not trainable here yet)
+  --objective irsde-ml  training objective of the family
+  --batch B             patches per step (default 4)
+  --patch P             HQ patch side, a multiple of --scale (default 128)
+  --scale S             upscaling factor (default 4)
+  --lr LR               peak learning rate (default 1e-4)
+  --lr-schedule S       cosine (default; to lr/100) or constant
+  --warmup N            linear warm-up steps (default 0)
+  --optimizer O         adam (default) or adamw
+  --weight-decay W      default 0
+  --ema D               EMA decay of the saved model weights, 0 = off (default 0.999)
+  --seed S              crops, augmentation, noise, initialisation, split (default 0)
+  --nf N, --depth N     ConditionalUNet width and levels (default 64, 4: the official SISR network)
+  --pixel-unshuffle R   run the network on the R×-smaller grid of pixel-unshuffled inputs (default 1)
+  --max-sigma L, --T N, --theta-schedule S   the SDE (default 30, 100, cosine)
+  --loss l1|l2          matching loss (default l1)
+  --val-count N         held-out images (default a tenth, ≥ 1 with two or more images)
+  --val-every N         validate every N steps (default steps/10)
+  --val-crop N          HQ side of each validation crop (default 256)
+  --val-sampler S       posterior (default) or sde, for validation and as the model's default
+  --checkpoint-every N  default 100
+  --init FILE           start from these IR-SDE weights (same network) instead of a fresh initialisation
+  --engine, --threads   engine for validation sampling (training itself runs on tfjs)
+  --json                print {"startStep","step","loss","valPsnr","checkpoint"} at the end
+  --quiet               no progress line`;

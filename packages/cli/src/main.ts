@@ -6,6 +6,7 @@ import { generateCommand } from './commands/generate.js';
 import { formatInspect, inspectWeights } from './commands/inspect.js';
 import { parityCommand } from './commands/parity.js';
 import { upscaleCommand } from './commands/upscale.js';
+import { TRAIN_HELP, parseTrainArgs, trainCommand } from './commands/train.js';
 import { parseGenerateArgs } from './generateOptions.js';
 import { GENERATE_HELP, MAIN_HELP, UPSCALE_HELP } from './help.js';
 import { ENGINE_FLAGS, parseEngineFlags } from './options/engineOptions.js';
@@ -45,6 +46,14 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
           return 0;
         }
         return await generateCommand(opts, io);
+      }
+      case 'train': {
+        const opts = parseTrainArgs(rest);
+        if (opts === 'help') {
+          io.out(TRAIN_HELP);
+          return 0;
+        }
+        return await trainCommand(opts, io);
       }
       case 'convert':
         return await convertCommand(rest, io);

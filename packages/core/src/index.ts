@@ -35,6 +35,8 @@ export * from './nn/hostWeights.js';
 export * from './io/atomicWrite.js';
 export * from './io/image.js';
 export * from './image/resize.js';
+export * from './image/matlabResize.js';
+export * from './image/qualityMetrics.js';
 export * from './image/crop.js';
 export * from './image/pad.js';
 export * from './tiling/latentTiles.js';

@@ -10,9 +10,25 @@ export interface NoiseSource {
   draw(shape: readonly number[], use?: string): tf.Tensor;
 }
 
-/** xoshiro128** — small, fast, well-distributed, and identical on every platform. */
-class Xoshiro128 {
+/**
+ * xoshiro128** — small, fast, well-distributed, and identical on every platform. Its whole state is four 32-bit
+ * words ({@link Xoshiro128.state}), so a long job (training) can save and resume its stream exactly.
+ */
+export class Xoshiro128 {
   private s: Uint32Array;
+  /** A generator continuing from a saved {@link Xoshiro128.state}. */
+  static fromState(state: readonly number[]): Xoshiro128 {
+    if (state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff) || state.every((v) => v === 0)) {
+      throw new Error(`xoshiro128 state must be four 32-bit unsigned integers, not all zero; got ${JSON.stringify(state)}`);
+    }
+    const g = new Xoshiro128(0);
+    g.s.set(state);
+    return g;
+  }
+  /** The current state (four uint32). */
+  state(): number[] {
+    return Array.from(this.s);
+  }
   constructor(seed: number) {
     this.s = new Uint32Array(4);
     // splitmix32 expands the seed so that nearby seeds give unrelated streams.
@@ -41,6 +57,26 @@ class Xoshiro128 {
   nextOpen(): number {
     return (this.nextU32() + 0.5) / 4294967296;
   }
+  /** Uniform integer in [0, n) (n ≤ 2³²), by rejection so that every value is equally likely. */
+  nextInt(n: number): number {
+    if (!Number.isInteger(n) || n < 1 || n > 4294967296) throw new Error(`nextInt: n must be an integer in [1, 2^32], got ${n}`);
+    const limit = 4294967296 - (4294967296 % n);
+    for (;;) {
+      const v = this.nextU32();
+      if (v < limit) return v % n;
+    }
+  }
+  /** `count` standard normals (Box–Muller, pairs). */
+  normals(count: number): Float32Array {
+    const out = new Float32Array(count);
+    for (let i = 0; i < count; i += 2) {
+      const r = Math.sqrt(-2 * Math.log(this.nextOpen()));
+      const theta = 2 * Math.PI * this.nextOpen();
+      out[i] = r * Math.cos(theta);
+      if (i + 1 < count) out[i + 1] = r * Math.sin(theta);
+    }
+    return out;
+  }
 }
 
 function rotl(x: number, k: number): number {
@@ -55,14 +91,7 @@ export class SeededNoise implements NoiseSource {
     this.rng = new Xoshiro128(Math.trunc(seed));
   }
   normals(count: number): Float32Array {
-    const out = new Float32Array(count);
-    for (let i = 0; i < count; i += 2) {
-      const r = Math.sqrt(-2 * Math.log(this.rng.nextOpen()));
-      const theta = 2 * Math.PI * this.rng.nextOpen();
-      out[i] = r * Math.cos(theta);
-      if (i + 1 < count) out[i + 1] = r * Math.sin(theta);
-    }
-    return out;
+    return this.rng.normals(count);
   }
   draw(shape: readonly number[]): tf.Tensor {
     const n = shape.reduce((a, b) => a * b, 1);

@@ -10,10 +10,16 @@ export interface ConditionalUNetConfig {
   depth?: number;
   /** Stored but unused by the reference (the network is resolution-preserving). Default 1. */
   upscale?: number;
+  /**
+   * A stablesr extension, not a reference parameter: the network runs on the r×-smaller grid of pixel-unshuffled
+   * inputs (r² times the channels, {@link Ops.spaceToDepth}) and its output is shuffled back, so a step costs about
+   * 1/r² of the full-resolution network's. `in_nc` and `out_nc` stay the image's channels. Default 1 (the reference).
+   */
+  pixel_unshuffle?: number;
 }
 
 /** Reference constructor defaults of `ConditionalUNet`. */
-export const CONDITIONAL_UNET_DEFAULTS = { depth: 4, upscale: 1 } as const;
+export const CONDITIONAL_UNET_DEFAULTS = { depth: 4, upscale: 1, pixel_unshuffle: 1 } as const;
 
 /** `LinearAttention` heads × channels per head (the reference's defaults, fixed for every level). */
 const HEADS = 4;
@@ -78,7 +84,7 @@ export interface ConditionalUNet {
  */
 export function loadConditionalUNet(config: ConditionalUNetConfig, view: WeightView): ConditionalUNet {
   const cfg = { ...CONDITIONAL_UNET_DEFAULTS, ...Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined && v !== null)) } as Required<ConditionalUNetConfig>;
-  for (const k of ['in_nc', 'out_nc', 'nf', 'depth'] as const) {
+  for (const k of ['in_nc', 'out_nc', 'nf', 'depth', 'pixel_unshuffle'] as const) {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) throw new Error(`ConditionalUNet: ${k} must be a positive integer, got ${String(cfg[k])}`);
   }
   const net = buildModule(() => build(cfg, view));
@@ -93,6 +99,7 @@ export function loadConditionalUNet(config: ConditionalUNetConfig, view: WeightV
 
 function build(cfg: Required<ConditionalUNetConfig>, view: WeightView): ConditionalUNet {
   const { nf, depth } = cfg;
+  const blocks = cfg.pixel_unshuffle ** 2;
   const timeDim = nf * 4;
   const defaultConv = (v: WeightView, name: string, ci: number, co: number, k = 3): Conv2d => loadConv2d(v, name, ci, co, k, { bias: false });
   const res = (v: WeightView, ci: number, co: number): IRResBlock => ({
@@ -134,7 +141,7 @@ function build(cfg: Required<ConditionalUNetConfig>, view: WeightView): Conditio
   const mid = nf * 2 ** depth;
   return {
     config: cfg,
-    init_conv: defaultConv(view, 'init_conv', cfg.in_nc * 2, nf, 7),
+    init_conv: defaultConv(view, 'init_conv', cfg.in_nc * 2 * blocks, nf, 7),
     time_mlp: [{ kind: 'SinusoidalPosEmb' }, loadLinear(view, 'time_mlp.1', nf, timeDim), { kind: 'GELU' }, loadLinear(view, 'time_mlp.3', timeDim, timeDim)],
     downs,
     ups,
@@ -142,7 +149,7 @@ function build(cfg: Required<ConditionalUNetConfig>, view: WeightView): Conditio
     mid_attn: attn(view.scope('mid_attn.'), mid),
     mid_block2: res(view.scope('mid_block2.'), mid, mid),
     final_res_block: res(view.scope('final_res_block.'), nf * 2, nf),
-    final_conv: loadConv2d(view, 'final_conv', nf, cfg.out_nc, 3),
+    final_conv: loadConv2d(view, 'final_conv', nf, cfg.out_nc * blocks, 3),
   };
 }
 
@@ -180,6 +187,18 @@ function attentionForward<T>(ops: Ops<T>, m: IRAttention, x: T): T {
  * bottom/right and the output cropped back, as the reference does. Returns the noise prediction [B, H, W, out_nc].
  */
 export function conditionalUNetForward<T>(ops: Ops<T>, m: ConditionalUNet, xt: T, cond: T, tEmb: T): T {
+  const r = m.config.pixel_unshuffle;
+  if (r === 1) return forwardOnGrid(ops, m, xt, cond, tEmb);
+  const [, H, W] = ops.shape(xt) as [number, number, number, number];
+  const padH = (r - (H % r)) % r;
+  const padW = (r - (W % r)) % r;
+  const blocks = (v: T): T => ops.spaceToDepth(padH || padW ? ops.reflectPad(v, [[0, padH], [0, padW]]) : v, r);
+  const y = ops.depthToSpace(forwardOnGrid(ops, m, blocks(xt), blocks(cond), tEmb), r);
+  return padH || padW ? ops.crop(y, 0, 0, H, W) : y;
+}
+
+/** The reference forward on the grid the network sees (the image itself, or its pixel-unshuffled blocks). */
+function forwardOnGrid<T>(ops: Ops<T>, m: ConditionalUNet, xt: T, cond: T, tEmb: T): T {
   const [, H, W] = ops.shape(xt) as [number, number, number, number];
   const s = 2 ** m.config.depth;
   const padH = (s - (H % s)) % s;

@@ -10,12 +10,14 @@ export function conditionalUNetConfigFromWeights(view: WeightView, given: Partia
   const init = storedShape(view, 'init_conv.weight', 'in_nc and nf');
   const final = storedShape(view, 'final_conv.weight', 'out_nc');
   const levels = childIndices(view, 'downs.').length;
-  if (init.length !== 4 || init[1]! % 2 !== 0) throw new Error(`${view.origin}: init_conv.weight has shape [${init}], not a conv of cat[x, μ] (2·in_nc input channels)`);
+  const blocks = (given.pixel_unshuffle ?? 1) ** 2;
+  if (init.length !== 4 || init[1]! % (2 * blocks) !== 0) throw new Error(`${view.origin}: init_conv.weight has shape [${init}], not a conv of cat[x, μ] (2·in_nc${blocks > 1 ? '·r²' : ''} input channels)`);
   return {
-    in_nc: given.in_nc ?? init[1]! / 2,
-    out_nc: given.out_nc ?? final[0]!,
+    in_nc: given.in_nc ?? init[1]! / 2 / blocks,
+    out_nc: given.out_nc ?? final[0]! / blocks,
     nf: given.nf ?? init[0]!,
     depth: given.depth ?? (levels > 0 ? levels : undefined),
     ...(given.upscale !== undefined && { upscale: given.upscale }),
+    ...(given.pixel_unshuffle !== undefined && { pixel_unshuffle: given.pixel_unshuffle }),
   };
 }

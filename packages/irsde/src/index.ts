@@ -21,6 +21,7 @@ export * from './conditionalUNetNetwork.js';
 export * from './conditionalUNetConfigFromWeights.js';
 export * from './irsdeSuperResolve.js';
 export * from './irsdeUpscaler.js';
+export * from './irsdeModelMetadata.js';
 
 /** Fixture kinds of this package (README 7.18) for `stablesr parity` and the tests. */
 export const parityKinds: ParityKinds = { ...irsdeParityKinds };

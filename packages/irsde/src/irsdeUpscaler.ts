@@ -4,7 +4,8 @@ import { type ConditionalUNet, type ConditionalUNetConfig, disposeConditionalUNe
 import { conditionalUNetConfigFromWeights } from './conditionalUNetConfigFromWeights.js';
 import { type ConditionalUNetNetwork, compileConditionalUNet } from './conditionalUNetNetwork.js';
 import { type IRSDEConfig, IRSDE_DEFAULTS, irsdeSchedule } from './irsdeSchedule.js';
-import { type IRSDESuperResolveOptions, IRSDE_SR_DEFAULTS, irsdeSuperResolve } from './irsdeSuperResolve.js';
+import { readIRSDEMetadata } from './irsdeModelMetadata.js';
+import { type IRSDESamplerName, type IRSDESuperResolveOptions, IRSDE_SR_DEFAULTS, irsdeSuperResolve } from './irsdeSuperResolve.js';
 
 /** The SDE of the authors' SISR setting: T 100, λ = 30/255, cosine θ, eps 0.005 (as the `sampler.irsde-sr` fixtures run it). */
 export const IRSDE_SISR_SDE: IRSDEConfig = { max_sigma: 30, T: 100, schedule: 'cosine', eps: 0.005 };
@@ -12,9 +13,9 @@ export const IRSDE_SISR_SDE: IRSDEConfig = { max_sigma: 30, T: 100, schedule: 'c
 export interface IRSDEUpscalerLoadOptions extends EngineOptions {
   /** The network's state dict (`.pth`, `.safetensors`): the authors' key layout, read strictly. */
   checkpoint: string;
-  /** Network structure; what is not given is read off the checkpoint's keys. */
+  /** Network structure; what is not given comes from the file's stablesr metadata, else from its keys. */
   network?: Partial<ConditionalUNetConfig>;
-  /** The SDE the model was trained with (default {@link IRSDE_SISR_SDE}). */
+  /** The SDE the model was trained with (default: the file's stablesr metadata, else {@link IRSDE_SISR_SDE}). */
   sde?: Partial<IRSDEConfig>;
 }
 
@@ -43,17 +44,21 @@ export class IRSDEUpscaler {
     readonly engine: EngineInfo,
     readonly config: ConditionalUNetConfig,
     readonly sde: IRSDEConfig,
+    /** Defaults of {@link IRSDEUpscaler.upscale} that came with the model (scale, sampler, steps). */
+    readonly defaults: { scale: number; sampler?: IRSDESamplerName; steps?: number },
   ) {}
 
   static async load(opts: IRSDEUpscalerLoadOptions): Promise<IRSDEUpscaler> {
     const engine = await resolveEngine(opts);
     const weights: Weights = openWeights(opts.checkpoint);
     try {
-      const config = conditionalUNetConfigFromWeights(weights, opts.network);
-      const sde = { ...IRSDE_SISR_SDE, ...opts.sde };
+      const meta = readIRSDEMetadata(weights.source);
+      const config = conditionalUNetConfigFromWeights(weights, { ...meta?.network, ...opts.network });
+      const sde = { ...IRSDE_SISR_SDE, ...meta?.sde, ...opts.sde };
       irsdeSchedule(sde); // fails here, at load, on a bad SDE setting
       const unet = loadConditionalUNet(config, weights);
-      return new IRSDEUpscaler(unet, compileConditionalUNet(unet, engine), engine, config, sde);
+      const defaults = { scale: meta?.scale ?? IRSDE_SR_DEFAULTS.scale, ...(meta?.sampler && { sampler: meta.sampler }), ...(meta?.steps && { steps: meta.steps }) };
+      return new IRSDEUpscaler(unet, compileConditionalUNet(unet, engine), engine, config, sde, defaults);
     } finally {
       weights.close();
     }
@@ -62,7 +67,7 @@ export class IRSDEUpscaler {
   /** Upscales an image file, encoded buffer or {@link RawImage} (alpha is dropped; gray becomes RGB). */
   async upscale(input: string | Buffer | Uint8Array | RawImage, opts: IRSDEUpscaleOptions = {}): Promise<IRSDEUpscaleResult> {
     const t0 = performance.now();
-    const steps = opts.steps ?? this.sde.T ?? IRSDE_DEFAULTS.T;
+    const steps = opts.steps ?? this.defaults.steps ?? this.sde.T ?? IRSDE_DEFAULTS.T;
     if (!Number.isInteger(steps) || steps < 1 || steps > 10000) throw new Error(`option steps must be an integer 1…10000, got ${steps}`);
     const decoded = await readImage(input);
     decoded.alpha?.dispose();
@@ -70,7 +75,7 @@ export class IRSDEUpscaler {
     decoded.rgb.dispose();
     try {
       const { steps: _steps, ...rest } = opts;
-      const out = await irsdeSuperResolve(this.net, irsdeSchedule({ ...this.sde, T: steps }), lq, rest);
+      const out = await irsdeSuperResolve(this.net, irsdeSchedule({ ...this.sde, T: steps }), lq, { ...rest, scale: rest.scale ?? this.defaults.scale, sampler: rest.sampler ?? this.defaults.sampler });
       const [, height, width] = out.shape;
       const values = (await out.data()) as Float32Array;
       out.dispose();

@@ -4,6 +4,7 @@ import { causalMaskData } from '../nn/attention.js';
 import { weightData } from '../nn/hostWeights.js';
 import { type OnnxDType, OnnxGraphBuilder, type OnnxModel } from './onnxGraph.js';
 import { type AttentionOptions, type LinearAttentionOptions, type Ops } from './ops.js';
+import { blockShape } from './blockShape.js';
 
 /**
  * A value of the graph being recorded: its name, logical shape (maps [B, H, W, C], tokens [B, N, C]) and type.
@@ -138,6 +139,14 @@ export function recordOnnx(networkName: string): OnnxRecorder {
       // NCHW pads: [begin N, C, H, W, end N, C, H, W].
       const y = g.node('Pad', [x.name, i64([0, 0, top, left, 0, 0, bottom, right])], 1, { mode: 'reflect' });
       return val(y, [b, h + top + bottom, w + left + right, c]);
+    },
+    spaceToDepth: (x, r) => {
+      const [b, h, w, c] = blockShape(`${networkName}: spaceToDepth`, x.shape, r, false);
+      return val(g.node('SpaceToDepth', [x.name], 1, { blocksize: r }), [b, h / r, w / r, c * r * r]);
+    },
+    depthToSpace: (x, r) => {
+      const [b, h, w, c] = blockShape(`${networkName}: depthToSpace`, x.shape, r, true);
+      return val(g.node('DepthToSpace', [x.name], 1, { blocksize: r, mode: 'DCR' }), [b, h * r, w * r, c / (r * r)]);
     },
     crop: (x, top, left, height, width) => {
       const [b, h, w, c] = x.shape as [number, number, number, number];

@@ -47,6 +47,13 @@ export interface Ops<T> {
    * pixels; each amount must be smaller than its side.
    */
   reflectPad(x: T, pad: readonly [readonly [number, number], readonly [number, number]]): T;
+  /**
+   * Pixel unshuffle: each r×r block becomes r²·C channels at one position, channel `(i·r + j)·C + c` holding
+   * pixel (i, j) of the block (TF/ONNX `SpaceToDepth` order). Height and width must be multiples of r.
+   */
+  spaceToDepth(x: T, r: number): T;
+  /** The inverse of {@link Ops.spaceToDepth} (ONNX `DepthToSpace` in DCR mode): r²·C channels → r×r blocks of C. */
+  depthToSpace(x: T, r: number): T;
   /** The window rows [top, top + height) × columns [left, left + width) of a map. */
   crop(x: T, top: number, left: number, height: number, width: number): T;
   /** [B, H, W, C] → [B, H·W, C], positions row-major. */

@@ -8,6 +8,7 @@ import { layerNorm } from '../nn/layerNorm.js';
 import { linear } from '../nn/linear.js';
 import { linearAttention } from '../nn/linearAttention.js';
 import { type Ops } from './ops.js';
+import { blockShape } from './blockShape.js';
 
 /** Additive causal masks by size, built once (they are tiny and reused by every block of a text tower). */
 const causalMasks = new Map<number, tf.Tensor2D>();
@@ -57,6 +58,16 @@ export const tfjsOps: Ops<tf.Tensor> = {
     const [, h, w] = x.shape as [number, number, number, number];
     if (Math.max(top, bottom) >= h || Math.max(left, right) >= w) throw new Error(`reflectPad: [[${top}, ${bottom}], [${left}, ${right}]] on a ${h}×${w} map (each amount must be smaller than its side)`);
     return tf.mirrorPad(x, [[0, 0], [top, bottom], [left, right], [0, 0]], 'reflect');
+  },
+  spaceToDepth: (x, r) => {
+    const [b, h, w, c] = blockShape('spaceToDepth', x.shape, r, false);
+    // [B, H/r, r, W/r, r, C] → [B, H/r, W/r, r, r, C]
+    return tf.reshape(tf.transpose(tf.reshape(x, [b, h / r, r, w / r, r, c]), [0, 1, 3, 2, 4, 5]), [b, h / r, w / r, r * r * c]);
+  },
+  depthToSpace: (x, r) => {
+    const [b, h, w, c] = blockShape('depthToSpace', x.shape, r, true);
+    // [B, H, W, r, r, C/r²] → [B, H, r, W, r, C/r²]
+    return tf.reshape(tf.transpose(tf.reshape(x, [b, h, w, r, r, c / (r * r)]), [0, 1, 3, 2, 4, 5]), [b, h * r, w * r, c / (r * r)]);
   },
   crop: (x, top, left, height, width) => tf.slice(x, [0, top, left, 0], [-1, height, width, -1]),
   toTokens: (x) => {
@@ -117,3 +128,4 @@ export const tfjsOps: Ops<tf.Tensor> = {
   },
   release: (x) => x.dispose(),
 };
+
