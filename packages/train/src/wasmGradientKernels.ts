@@ -39,7 +39,7 @@ const conv2DBackpropFilterWasm: tf.KernelConfig = {
   kernelName: tf.Conv2DBackpropFilter,
   backendName: 'wasm',
   kernelFunc: ({ inputs, attrs }) => {
-    const { x, dy } = inputs as unknown as tf.Conv2DBackpropFilterInputs;
+    const { x, dy } = inputs as unknown as Record<'x' | 'dy', tf.TensorInfo>;
     const a = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
     if (a.dataFormat !== 'NHWC') throw new Error(`Conv2DBackpropFilter on wasm: data format ${a.dataFormat} is not supported (NHWC only)`);
     // Nested ops inside a kernel are not recorded on the gradient tape (the engine's kernel depth is > 0), and the

@@ -42,7 +42,7 @@ function reference(decoupled: boolean, o: Required<AdamOptions>): number[][] {
 
 function ours(step: typeof adamStep, o: AdamOptions): number[][] {
   const before = tf.memory().numTensors;
-  let params = new Map([['w', tf.tensor1d(p0)]]);
+  let params = new Map<string, tf.Tensor>([['w', tf.tensor1d(p0)]]);
   let state: AdamState = ADAM_INITIAL_STATE;
   const out: number[][] = [];
   for (const gs of gradsPerStep) {

@@ -42,7 +42,7 @@ for (const c of cases) {
       const before = tf.memory().numTensors;
       // d/dW Σ conv(x, W)·dy is the filter gradient for output gradient dy: the path autodiff takes to the kernel.
       const w0 = tf.zeros([c.k, c.k, c.ci, c.co]) as tf.Tensor4D;
-      const g = tf.grad((w: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(x, w, c.s, c.pad), dy)))(w0);
+      const g = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, w as tf.Tensor4D, c.s, c.pad), dy)))(w0);
       w0.dispose();
       t.deepEqual(g.shape, [c.k, c.k, c.ci, c.co]);
       const ref = filterGradReference(x, dy, c.k, c.s, info.padInfo.top, info.padInfo.left);
