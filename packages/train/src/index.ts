@@ -1,7 +1,8 @@
 import { type ParityKinds } from '@stablesr/core';
 import { trainParityKinds } from './parity/index.js';
 
-export * from './cpuBackend.js';
+export * from './trainingBackend.js';
+export * from './wasmGradientKernels.js';
 export * from './tensorWeightView.js';
 export * from './lossGradients.js';
 export * from './ddpmObjective.js';

@@ -15,7 +15,8 @@ export interface LossAndGradients {
  * Evaluates `loss` and its gradient with tfjs autodiff (`tf.valueAndGrads`). `loss` must build whatever it needs
  * from the parameters it is given (e.g. load the module through {@link tensorWeightView}) so that the tape sees the
  * path from each parameter to the loss; every intermediate is released. Run it on a backend with gradient kernels
- * (`cpu`, see {@link withCpuBackend}); a parameter the loss does not reach is an error.
+ * (wasm, cpu or tensorflow; {@link withTrainingBackend} picks the fastest); a parameter the loss does not reach is an
+ * error.
  */
 export function lossAndGradients(params: Parameters, loss: ParameterLoss): LossAndGradients {
   const keys = [...params.keys()];

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type KindOutputs, type ParityKinds, nhwcToNchw, tfjsOps } from '@stablesr/core';
 import { type UNetConfig, batchTimestepEmbedding, loadUNet, pickConfig, qSample, registerSchedule, unetForwardOps } from '@stablesr/unet';
-import { withCpuBackend } from '../cpuBackend.js';
+import { withTrainingBackend } from '../trainingBackend.js';
 import { type DdpmParameterization, ddpmLoss } from '../ddpmObjective.js';
 import { lossAndGradients } from '../lossGradients.js';
 import { disposeParameters, readParameters, tensorWeightView } from '../tensorWeightView.js';
@@ -10,13 +10,13 @@ import { collectOutputs, fixtureInts } from '@stablesr/core';
 /**
  * Kind `train.ddpm-eps` (README 7.17): one DDPM training step (Algorithm 1, `LatentDiffusion.p_losses` then
  * `loss.backward()`) on the SD-2.x U-Net: `x_noisy`, `loss`, and `grad.<checkpoint key>` of every U-Net parameter.
- * Everything is eager tfjs on the `cpu` backend whatever the engine (autodiff needs it; `x_noisy` is not a network
- * output), so both engines check the same computation.
+ * Everything is eager tfjs on the training backend ({@link withTrainingBackend}) whatever the engine (autodiff needs
+ * it; `x_noisy` is not a network output), so both engines check the same computation.
  */
 export const ddpmTrainKinds: ParityKinds = {
   'train.ddpm-eps': {
     run: (fx) =>
-      withCpuBackend(() =>
+      withTrainingBackend(() =>
         collectOutputs(async (outs: KindOutputs) => {
           const c = fx.config;
           const config = pickConfig<UNetConfig>(c, 'unet_config', fx.dir);

@@ -14,7 +14,7 @@ import {
 } from '@stablesr/irsde';
 import { type WeightView } from '@stablesr/core';
 import { type AdamOptions, ADAM_INITIAL_STATE, adamStep, disposeAdamState } from '../adam.js';
-import { withCpuBackend } from '../cpuBackend.js';
+import { withTrainingBackend } from '../trainingBackend.js';
 import { type IRSDENoiseForward, irsdeLoss, irsdeTrainingState } from '../irsdeObjective.js';
 import { lossAndGradients } from '../lossGradients.js';
 import { type Parameters, disposeParameters, readParameters, tensorWeightView } from '../tensorWeightView.js';
@@ -46,13 +46,13 @@ function networkOf(config: ConditionalUNetConfig, params: Parameters, origin: st
  * Kind `irsde.train-step` (README 7.18): the official trainer's step (`train.py` + `optimize_parameters`): μ =
  * bicubic ×`scale` of `lq`, `x_t` from the recorded timesteps and state noise, the network's noise, the ML loss,
  * `grad.<key>` of every parameter, one `torch.optim.Adam` step (`delta.<key>`) and `loss_after` on the same batch.
- * `network_noise` is the network compiled for the engine; loss, gradients and the step are eager tfjs on the `cpu`
- * backend for every engine (autodiff needs it).
+ * `network_noise` is the network compiled for the engine; loss, gradients and the step are eager tfjs on the training
+ * backend ({@link withTrainingBackend}) for every engine (autodiff needs it).
  */
 export const irsdeTrainKinds: ParityKinds = {
   'irsde.train-step': {
     run: (fx, env) =>
-      withCpuBackend(() =>
+      withTrainingBackend(() =>
         collectOutputs(async (outs: KindOutputs) => {
           const c = fx.config;
           const sc: IRSDEConfig = { max_sigma: Number(c.max_sigma) };
