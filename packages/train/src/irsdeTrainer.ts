@@ -36,7 +36,7 @@ import {
 } from '@stablesr/irsde';
 import { type AdamState, ADAM_INITIAL_STATE, adamStep, adamWStep, disposeAdamState } from './adam.js';
 import { writeCheckedSafetensors } from './checkedSafetensors.js';
-import { withCpuBackend } from './cpuBackend.js';
+import { withTrainingBackend } from './trainingBackend.js';
 import { emaUpdate } from './ema.js';
 import { type TrainingImage, readImageFolder } from './imageFolder.js';
 import { irsdeLoss, irsdeTrainingState } from './irsdeObjective.js';
@@ -181,7 +181,7 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
   const paths = trainingPaths(o.out);
   const engine = await resolveEngine(o);
 
-  return withCpuBackend(async () => {
+  return withTrainingBackend(async () => {
     const resumed = loadTrainingCheckpoint(paths.checkpoint);
     let params: Map<string, tf.Tensor>;
     let adam: AdamState;

@@ -187,6 +187,8 @@ function symbolicEngine(): SymEngine {
     },
     resizeNearest: unused('resizeNearest'),
     avgPool2x: unused('avgPool2x'),
+    spaceToDepth: unused('spaceToDepth'),
+    depthToSpace: unused('depthToSpace'),
     reflectPad: unused('reflectPad'),
     crop: unused('crop'),
     linearAttention: unused('linearAttention'),
