@@ -45,15 +45,18 @@ Backends of the tfjs engine: auto (default), wasm, cpu, tensorflow, tensorflow-g
 Exit codes: 0 success, 1 runtime failure, 2 bad usage. Errors are one line; --verbose adds the stack.`;
 
 /** `stablesr upscale --help`. */
-export const UPSCALE_HELP = `stablesr upscale <input> <output> --checkpoint FILE [options]
+export const UPSCALE_HELP = `stablesr upscale <input> <output> [--checkpoint FILE] [options]
 
 <input> and <output> are image files (.png .jpg .jpeg .webp .tif .tiff; input also .gif .avif .heic),
 or both folders: every image in <input> is upscaled into <output> (created if missing), same file names.
 
 Weights:
+  (none)                   the shipped default model: stablesr's own 4× IR-SDE network (10 MB, trained by
+                           npm run train:default; see packages/default-model/models/irsde-4x-small/MODEL_CARD.md)
   --checkpoint FILE        StableSR diffusion checkpoint (stablesr_000117.ckpt, stablesr_768v_000139.ckpt,
                            or .safetensors with the same keys), or an IR-SDE ConditionalUNet state dict
-                           (the authors' .pth / .safetensors): the family is read off the keys  (required)
+                           (the authors' .pth / .safetensors, or one written by stablesr train): the family
+                           is read off the keys
   --model stablesr|irsde   force the model family instead
                            An IR-SDE model takes --scale (4), --steps (its T, 100), --sampler sde|posterior
                            (posterior), --seed, --tile-size (256 px) and --tile-overlap (tile/4) only.
@@ -140,7 +143,10 @@ and training-curve.png. Running the same command again resumes from the last che
   --pixel-unshuffle R   run the network on the R×-smaller grid of pixel-unshuffled inputs (default 1)
   --max-sigma L, --T N, --theta-schedule S   the SDE (default 30, 100, cosine)
   --loss l1|l2          matching loss (default l1)
+  --parameterization eps|residual  network output: the noise (eps, the reference) or stablesr's residual
+                        form (input (x_t − μ)/σ̄_t, untrained = bicubic; trains much faster)
   --val-count N         held-out images (default a tenth, ≥ 1 with two or more images)
+  --val-data DIR        validate on this folder's images instead; every --data image trains
   --val-every N         validate every N steps (default steps/10)
   --val-crop N          HQ side of each validation crop (default 256)
   --val-sampler S       posterior (default) or sde, for validation and as the model's default

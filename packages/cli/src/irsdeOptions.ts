@@ -1,5 +1,5 @@
 import { openWeights } from '@stablesr/core';
-import { type IRSDESamplerName } from '@stablesr/irsde';
+import { type IRSDESamplerName, isConditionalUNetStateDict } from '@stablesr/irsde';
 import { parseChoice } from './options/parseChoice.js';
 import { parseIntOption } from './options/parseNumber.js';
 import { UsageError } from './usageError.js';
@@ -35,7 +35,7 @@ export function detectModelFamily(checkpoint: string): ModelFamily {
   } catch {
     return 'stablesr';
   }
-  if (keys.includes('init_conv.weight') && keys.some((k) => k.startsWith('downs.'))) return 'irsde';
+  if (isConditionalUNetStateDict(keys)) return 'irsde';
   if (keys.some((k) => k.startsWith('model.diffusion_model.'))) return 'stablesr';
   throw new UsageError(`${checkpoint}: neither a StableSR nor an IR-SDE checkpoint by its keys (${keys.slice(0, 3).join(', ')}, …); pass --model ${MODEL_FAMILIES.join('|')}`);
 }

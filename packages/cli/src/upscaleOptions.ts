@@ -8,6 +8,7 @@ import { planJobs, type UpscaleJob } from './upscaleJobs.js';
 import { ENGINE_FLAGS, parseEngineFlags } from './options/engineOptions.js';
 import { UsageError } from './usageError.js';
 import { UPSCALE_WEIGHTS_HINT } from './weightsHint.js';
+import { verifiedDefaultModelPath } from '@stablesr/default-model';
 import { IRSDE_FLAGS, type IrsdeCliOptions, MODEL_FAMILIES, detectModelFamily, parseIrsdeFlags } from './irsdeOptions.js';
 
 export const UPSCALE_PRESETS = Object.keys(STABLESR_PRESETS) as StableSRPreset[];
@@ -85,15 +86,16 @@ export function parseUpscaleArgs(args: string[]): UpscaleCliOptions | 'help' {
   if (v.help) return 'help';
   if (v.quiet && v.verbose) throw new UsageError('upscale: --quiet and --verbose contradict each other');
   if (positionals.length !== 2) throw new UsageError(`upscale: expected <input> <output>, got ${positionals.length} argument${positionals.length === 1 ? '' : 's'} (see stablesr upscale --help)`);
-  if (v.checkpoint === undefined) throw new UsageError(UPSCALE_WEIGHTS_HINT);
-
-  const checkpoint = requireFile('--checkpoint', v.checkpoint);
-  const family = parseChoice('--model', v.model, MODEL_FAMILIES) ?? detectModelFamily(checkpoint);
+  const forced = parseChoice('--model', v.model, MODEL_FAMILIES);
+  // No weights given: the shipped default model (IR-SDE), checked against its model card's checksum.
+  if (v.checkpoint === undefined && forced === 'stablesr') throw new UsageError(UPSCALE_WEIGHTS_HINT);
+  const checkpoint = v.checkpoint === undefined ? verifiedDefaultModelPath().path : requireFile('--checkpoint', v.checkpoint);
+  const family = v.checkpoint === undefined ? 'irsde' : (forced ?? detectModelFamily(checkpoint));
   let upscale: UpscaleFlagValues = {};
   let irsde: IrsdeCliOptions | undefined;
   if (family === 'irsde') {
     const stablesrOnly = ['cfw', 'config', 'cfw-config', 'text-encoder', 'tokenizer', 'preset', 'vae-tile-size', 'weights', ...UPSCALE_OPTION_SPECS.map((s) => s.flag).filter((f) => !(IRSDE_FLAGS as readonly string[]).includes(f))];
-    irsde = parseIrsdeFlags(v, stablesrOnly, checkpoint);
+    irsde = parseIrsdeFlags(v, stablesrOnly, v.checkpoint === undefined ? `the default model (no --checkpoint: ${checkpoint})` : checkpoint);
   } else {
     try {
       upscale = parseUpscaleOptionStrings(v as Record<string, string | undefined>);

@@ -21,3 +21,8 @@ export function conditionalUNetConfigFromWeights(view: WeightView, given: Partia
     ...(given.pixel_unshuffle !== undefined && { pixel_unshuffle: given.pixel_unshuffle }),
   };
 }
+
+/** Whether a state dict's keys are the authors' `ConditionalUNet` (`init_conv.weight` and `downs.*`): how an IR-SDE file is told from others. */
+export function isConditionalUNetStateDict(keys: readonly string[]): boolean {
+  return keys.includes('init_conv.weight') && keys.some((k) => k.startsWith('downs.'));
+}

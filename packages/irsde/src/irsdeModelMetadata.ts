@@ -2,6 +2,7 @@ import { type TensorSource } from '@stablesr/core';
 import { type ConditionalUNetConfig } from './conditionalUNet.js';
 import { type IRSDEConfig } from './irsdeSchedule.js';
 import { type IRSDESamplerName } from './irsdeSuperResolve.js';
+import { type NoiseParameterization, NOISE_PARAMETERIZATIONS } from './noiseParameterization.js';
 
 /** The safetensors `__metadata__` entry under which stablesr records how an IR-SDE model is built and sampled. */
 export const IRSDE_METADATA_KEY = 'stablesr.irsde';
@@ -18,6 +19,8 @@ export interface IRSDEModelMetadata {
   sde: IRSDEConfig;
   /** Upscaling factor of the training pairs. */
   scale: number;
+  /** What the network outputs; absent means `eps` (the reference's). */
+  parameterization?: NoiseParameterization;
   /** Recommended sampler and step count (T) for upscaling, where the trainer or the model card chose them. */
   sampler?: IRSDESamplerName;
   steps?: number;
@@ -47,6 +50,7 @@ export function readIRSDEMetadata(source: TensorSource): IRSDEModelMetadata | un
   if (typeof r.sde !== 'object' || r.sde === null || typeof r.sde.max_sigma !== 'number') bad('sde.max_sigma is missing');
   if (!Number.isInteger(r.scale) || r.scale! < 1) bad(`scale must be a positive integer, got ${JSON.stringify(r.scale)}`);
   if (r.sampler !== undefined && r.sampler !== 'sde' && r.sampler !== 'posterior') bad(`sampler must be "sde" or "posterior", got ${JSON.stringify(r.sampler)}`);
+  if (r.parameterization !== undefined && !NOISE_PARAMETERIZATIONS.includes(r.parameterization)) bad(`parameterization must be one of ${NOISE_PARAMETERIZATIONS.join(', ')}, got ${JSON.stringify(r.parameterization)}`);
   if (r.steps !== undefined && (!Number.isInteger(r.steps) || r.steps < 1)) bad(`steps must be a positive integer, got ${JSON.stringify(r.steps)}`);
   return r as IRSDEModelMetadata;
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type NoiseSource, type ProgressCallback, SeededNoise, evaluateTiled, resizeBicubic } from '@stablesr/core';
 import { type ConditionalUNetNetwork } from './conditionalUNetNetwork.js';
 import { type IRSDESchedule } from './irsdeSchedule.js';
+import { type NoiseParameterization, parameterizedNoise } from './noiseParameterization.js';
 import { noiseState } from './marginal.js';
 import { samplePosterior } from './posteriorSampler.js';
 import { type IRSDEDenoiseFn } from './samplerTypes.js';
@@ -13,6 +14,8 @@ export type IRSDESamplerName = 'sde' | 'posterior';
 export interface IRSDESuperResolveOptions {
   /** Upscaling factor of the model (the official SISR model: 4). */
   scale?: number;
+  /** What the network outputs (default `eps`, the reference's; stablesr-trained models record theirs). */
+  parameterization?: NoiseParameterization;
   sampler?: IRSDESamplerName;
   /** Seed of the x_T and per-step draws (ignored when `noise` is given). */
   seed?: number;
@@ -61,9 +64,13 @@ export async function irsdeSuperResolve(net: ConditionalUNetNetwork, schedule: I
   const [, h, w] = lq.shape;
   const mu = resizeBicubic(lq, h * scale, w * scale);
   const tiled = Math.max(h, w) * scale > tileSize;
+  const p = opts.parameterization ?? 'eps';
+  if (p !== 'eps' && p !== 'residual') throw new Error(`option parameterization must be "eps" or "residual", got ${JSON.stringify(p)}`);
+  // The residual form is pixel-wise around the network, so tiles see exactly what the whole image would.
+  const noiseOf = (xs: tf.Tensor4D, ms: tf.Tensor4D, tt: number): Promise<tf.Tensor4D> => parameterizedNoise(p, schedule, xs, ms, tt, (a, b, c) => net.run(a, b, c));
   const denoise: IRSDEDenoiseFn = tiled
-    ? (x, t) => evaluateTiled((xs, ms, tt) => net.run(xs, ms, tt), x, mu, t, { tileSize, tileOverlap, signal: opts.signal })
-    : (x, t) => net.run(x, mu, t);
+    ? (x, t) => evaluateTiled(noiseOf, x, mu, t, { tileSize, tileOverlap, signal: opts.signal })
+    : (x, t) => noiseOf(x, mu, t);
   let xT: tf.Tensor4D | undefined;
   try {
     xT = noiseState(schedule, mu, noise) as tf.Tensor4D;

@@ -5,6 +5,7 @@ import { conditionalUNetConfigFromWeights } from './conditionalUNetConfigFromWei
 import { type ConditionalUNetNetwork, compileConditionalUNet } from './conditionalUNetNetwork.js';
 import { type IRSDEConfig, IRSDE_DEFAULTS, irsdeSchedule } from './irsdeSchedule.js';
 import { readIRSDEMetadata } from './irsdeModelMetadata.js';
+import { type NoiseParameterization } from './noiseParameterization.js';
 import { type IRSDESamplerName, type IRSDESuperResolveOptions, IRSDE_SR_DEFAULTS, irsdeSuperResolve } from './irsdeSuperResolve.js';
 
 /** The SDE of the authors' SISR setting: T 100, λ = 30/255, cosine θ, eps 0.005 (as the `sampler.irsde-sr` fixtures run it). */
@@ -19,7 +20,7 @@ export interface IRSDEUpscalerLoadOptions extends EngineOptions {
   sde?: Partial<IRSDEConfig>;
 }
 
-export interface IRSDEUpscaleOptions extends Omit<IRSDESuperResolveOptions, 'trace'> {
+export interface IRSDEUpscaleOptions extends Omit<IRSDESuperResolveOptions, 'trace' | 'parameterization'> {
   /** Reverse steps = the schedule's T (default the model's, 100 for the official SISR model). */
   steps?: number;
 }
@@ -44,8 +45,13 @@ export class IRSDEUpscaler {
     readonly engine: EngineInfo,
     readonly config: ConditionalUNetConfig,
     readonly sde: IRSDEConfig,
-    /** Defaults of {@link IRSDEUpscaler.upscale} that came with the model (scale, sampler, steps). */
-    readonly defaults: { scale: number; sampler?: IRSDESamplerName; steps?: number },
+    /**
+     * Defaults of {@link IRSDEUpscaler.upscale} that came with the model (scale, sampler, steps); `trainedScale` when
+     * the file records the factor it was trained for (a stablesr-trained model), which is then the only one it takes.
+     */
+    readonly defaults: { scale: number; sampler?: IRSDESamplerName; steps?: number; trainedScale?: number },
+    /** What the network outputs (from the file's metadata; `eps` for the authors' checkpoints). */
+    readonly parameterization: NoiseParameterization = 'eps',
   ) {}
 
   static async load(opts: IRSDEUpscalerLoadOptions): Promise<IRSDEUpscaler> {
@@ -57,8 +63,8 @@ export class IRSDEUpscaler {
       const sde = { ...IRSDE_SISR_SDE, ...meta?.sde, ...opts.sde };
       irsdeSchedule(sde); // fails here, at load, on a bad SDE setting
       const unet = loadConditionalUNet(config, weights);
-      const defaults = { scale: meta?.scale ?? IRSDE_SR_DEFAULTS.scale, ...(meta?.sampler && { sampler: meta.sampler }), ...(meta?.steps && { steps: meta.steps }) };
-      return new IRSDEUpscaler(unet, compileConditionalUNet(unet, engine), engine, config, sde, defaults);
+      const defaults = { scale: meta?.scale ?? IRSDE_SR_DEFAULTS.scale, ...(meta?.scale && { trainedScale: meta.scale }), ...(meta?.sampler && { sampler: meta.sampler }), ...(meta?.steps && { steps: meta.steps }) };
+      return new IRSDEUpscaler(unet, compileConditionalUNet(unet, engine), engine, config, sde, defaults, meta?.parameterization ?? 'eps');
     } finally {
       weights.close();
     }
@@ -69,13 +75,15 @@ export class IRSDEUpscaler {
     const t0 = performance.now();
     const steps = opts.steps ?? this.defaults.steps ?? this.sde.T ?? IRSDE_DEFAULTS.T;
     if (!Number.isInteger(steps) || steps < 1 || steps > 10000) throw new Error(`option steps must be an integer 1…10000, got ${steps}`);
+    const trained = this.defaults.trainedScale;
+    if (opts.scale !== undefined && trained !== undefined && opts.scale !== trained) throw new Error(`option scale ${opts.scale}: this model was trained for ×${trained} only (its μ is the ×${trained} bicubic upscale); use scale ${trained}`);
     const decoded = await readImage(input);
     decoded.alpha?.dispose();
     const lq = tf.tidy(() => tf.div(tf.add(decoded.rgb, 1), 2) as tf.Tensor4D);
     decoded.rgb.dispose();
     try {
       const { steps: _steps, ...rest } = opts;
-      const out = await irsdeSuperResolve(this.net, irsdeSchedule({ ...this.sde, T: steps }), lq, { ...rest, scale: rest.scale ?? this.defaults.scale, sampler: rest.sampler ?? this.defaults.sampler });
+      const out = await irsdeSuperResolve(this.net, irsdeSchedule({ ...this.sde, T: steps }), lq, { ...rest, scale: rest.scale ?? this.defaults.scale, sampler: rest.sampler ?? this.defaults.sampler, parameterization: this.parameterization });
       const [, height, width] = out.shape;
       const values = (await out.data()) as Float32Array;
       out.dispose();

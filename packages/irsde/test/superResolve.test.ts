@@ -2,7 +2,7 @@
 // weights, option checks, progress, abort and tensor lifetime.
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
-import { type ProgressEvent, SeededNoise, recordWeightRequests, resolveEngine, syntheticSource, weightsFromSource } from '@stablesr/core';
+import { type ProgressEvent, SeededNoise, recordWeightRequests, resizeBicubic, resolveEngine, syntheticSource, weightsFromSource } from '@stablesr/core';
 import { type ConditionalUNetNetwork, compileConditionalUNet, disposeConditionalUNet, irsdeSchedule, irsdeSuperResolve, loadConditionalUNet } from '../src/index.js';
 
 const schedule = irsdeSchedule({ max_sigma: 10, T: 6, schedule: 'cosine', eps: 0.01 });
@@ -77,4 +77,28 @@ test.serial('bad options are refused naming the option', async (t) => {
   await t.throwsAsync(irsdeSuperResolve(net, schedule, gray, {}), { message: /RGB/ });
   gray.dispose();
   lq.dispose();
+});
+
+test.serial("residual parameterisation: a zero network gives μ (bicubic); one predicting the true residual recovers x₀", async (t) => {
+  const lq = tf.tidy(() => tf.sigmoid(new SeededNoise(4).draw([1, 6, 7, 3])) as tf.Tensor4D);
+  const mu = resizeBicubic(lq, 24, 28);
+  const x0 = tf.tidy(() => tf.clipByValue(tf.add(mu, tf.mul(new SeededNoise(9).draw([1, 24, 28, 3]), 0.05)), 0, 1) as tf.Tensor4D);
+  const zero: ConditionalUNetNetwork = { network: undefined as never, run: async (x) => tf.zerosLike(x) };
+  // The network sees μ + z with z = (x_t − μ)/σ̄_t; the residual whose ε̂ = z − r is the exact noise of x_t.
+  const oracle: ConditionalUNetNetwork = {
+    network: undefined as never,
+    run: async (_input, m, ts) => {
+      const ti = ts as number;
+      return tf.tidy(() => tf.mul(tf.sub(x0, m), Math.exp(-schedule.thetasCumsum[ti]! * schedule.dt) / schedule.sigmaBars[ti]!) as tf.Tensor4D);
+    },
+  };
+  for (const sampler of ['posterior'] as const) {
+    const a = await irsdeSuperResolve(zero, schedule, lq, { sampler, seed: 1, parameterization: 'residual' });
+    t.true(maxAbs(a, tf.clipByValue(mu, 0, 1)) < 1e-4, `${sampler}, zero network: max |out − μ| ${maxAbs(a, mu)}`);
+    const b = await irsdeSuperResolve(oracle, schedule, lq, { sampler, seed: 1, parameterization: 'residual' });
+    t.true(maxAbs(b, x0) < 1e-3, `${sampler}, true residual: max |out − x₀| ${maxAbs(b, x0)}`);
+    tf.dispose([a, b]);
+  }
+  await t.throwsAsync(irsdeSuperResolve(zero, schedule, lq, { parameterization: 'x0' as never }), { message: /option parameterization must be "eps" or "residual"/ });
+  tf.dispose([lq, mu, x0]);
 });

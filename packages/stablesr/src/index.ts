@@ -32,3 +32,4 @@ export * from './srRecipe.js';
 export * from './srPlan.js';
 export * from './checkpointShapes.js';
 export * from './upscaleRun.js';
+export * from './upscale.js';

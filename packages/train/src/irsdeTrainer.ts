@@ -22,7 +22,9 @@ import {
   type IRSDEModelMetadata,
   type IRSDESamplerName,
   type MatchingLossType,
+  type NoiseParameterization,
   CONDITIONAL_UNET_DEFAULTS,
+  NOISE_PARAMETERIZATIONS,
   IRSDE_DEFAULTS,
   IRSDE_SISR_SDE,
   compileConditionalUNet,
@@ -32,6 +34,7 @@ import {
   irsdeSchedule,
   irsdeSuperResolve,
   loadConditionalUNet,
+  parameterizedNoiseSync,
   sinusoidalPosEmb,
 } from '@stablesr/irsde';
 import { type AdamState, ADAM_INITIAL_STATE, adamStep, adamWStep, disposeAdamState } from './adam.js';
@@ -65,6 +68,8 @@ export interface TrainIRSDEOptions extends EngineOptions {
   scale?: number;
   /** Matching loss. Default `l1` (the official setting). */
   lossType?: MatchingLossType;
+  /** What the network outputs: `eps` (default, the reference's) or stablesr's `residual` (see NoiseParameterization). */
+  parameterization?: NoiseParameterization;
   /** Patches per step. Default 4. */
   batch?: number;
   /** HQ patch side, a multiple of `scale`. Default 128. */
@@ -83,8 +88,10 @@ export interface TrainIRSDEOptions extends EngineOptions {
   ema?: number;
   /** Seed of crops, augmentation, timesteps, noise, initialisation and the validation split. Default 0. */
   seed?: number;
-  /** Held-out images (default a tenth, at least one when there are two or more). */
+  /** Held-out images (default a tenth, at least one when there are two or more); 0 with `valData`. */
   valCount?: number;
+  /** A separate folder of validation images: every image of `data` then trains and these are the held-out set. */
+  valData?: string;
   /** Validate every this many steps (and at the end). Default steps/10. */
   valEvery?: number;
   /** HQ side of the centre crop of each validation image. Default 256. */
@@ -139,6 +146,8 @@ function positiveNumber(v: number, flag: string, allowZero = false): number {
  */
 export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
   const t0 = performance.now();
+  // Building the network on zeros below needs a started backend (wasm, registered on import, starts asynchronously).
+  await tf.ready();
   const steps = positiveInt(o.steps, '--steps');
   const scale = positiveInt(o.scale ?? 4, '--scale');
   const batch = positiveInt(o.batch ?? 4, '--batch');
@@ -161,6 +170,8 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
   const valCrop = positiveInt(o.valCrop ?? 256, '--val-crop', scale);
   const lossType = o.lossType ?? 'l1';
   if (lossType !== 'l1' && lossType !== 'l2') throw new Error(`loss type must be l1 or l2, got ${String(lossType)}`);
+  const parameterization = o.parameterization ?? 'eps';
+  if (!NOISE_PARAMETERIZATIONS.includes(parameterization)) throw new Error(`--parameterization must be one of ${NOISE_PARAMETERIZATIONS.join(', ')}, got ${String(parameterization)}`);
   const network: Required<ConditionalUNetConfig> = { ...CONDITIONAL_UNET_DEFAULTS, in_nc: 3, out_nc: 3, nf: 64, ...stripUndefined(o.network ?? {}) };
   const sde: Required<IRSDEConfig> = { ...IRSDE_DEFAULTS, ...IRSDE_SISR_SDE, ...stripUndefined(o.sde ?? {}) } as Required<IRSDEConfig>;
   const schedule = irsdeSchedule(sde);
@@ -168,14 +179,26 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
   if (valSampler !== 'posterior' && valSampler !== 'sde') throw new Error(`--val-sampler must be posterior or sde, got ${String(valSampler)}`);
   // Builds the network once on zeros to learn its key tree and fail early on a bad config.
   const shapes = recordWeightRequests((v) => loadConditionalUNet(network, v), disposeConditionalUNet);
-  const spec = { model: 'irsde', objective: 'irsde-ml', network, sde, scale, lossType };
+  // An `eps` run's spec stays as before this option existed, so its checkpoints still resume.
+  const spec = { model: 'irsde', objective: 'irsde-ml', network, sde, scale, lossType, ...(parameterization !== 'eps' && { parameterization }) };
   const options = { batch, patch, lr, lrSchedule, warmup, optimizer, weightDecay, ema: emaDecay, seed, valEvery, valCrop, valSampler, checkpointEvery, steps };
 
   const images = await readImageFolder(o.data, patch);
-  const split = splitTrainingImages(images.map((i) => i.name), seed, o.valCount);
-  const byName = new Map(images.map((i) => [i.name, i]));
-  const trainImages = split.train.map((n) => byName.get(n)!);
-  const valImages = split.validation.map((n) => byName.get(n)!).filter((i) => Math.min(i.width, i.height) >= scale * 8);
+  let split: { train: string[]; validation: string[] };
+  let trainImages: TrainingImage[];
+  let valImages: TrainingImage[];
+  if (o.valData !== undefined) {
+    if (o.valCount !== undefined && o.valCount !== 0) throw new Error(`--val-count ${o.valCount} and --val-data ${o.valData} exclude each other`);
+    const held = await readImageFolder(o.valData, scale * 8);
+    split = { train: images.map((i) => i.name), validation: held.map((i) => i.name) };
+    trainImages = images;
+    valImages = held;
+  } else {
+    split = splitTrainingImages(images.map((i) => i.name), seed, o.valCount);
+    const byName = new Map(images.map((i) => [i.name, i]));
+    trainImages = split.train.map((n) => byName.get(n)!);
+    valImages = split.validation.map((n) => byName.get(n)!).filter((i) => Math.min(i.width, i.height) >= scale * 8);
+  }
 
   mkdirSync(o.out, { recursive: true });
   const paths = trainingPaths(o.out);
@@ -212,7 +235,7 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
       record.seconds += (performance.now() - sessionStart) / 1000;
       sessionStart = performance.now();
       await saveTrainingCheckpoint(paths.checkpoint, record, { params, adam, ema });
-      await writeModel(paths.model, emaDecay > 0 ? ema : params, { network, sde, scale, sampler: valSampler, steps: sde.T });
+      await writeModel(paths.model, emaDecay > 0 ? ema : params, { network, sde, scale, sampler: valSampler, steps: sde.T, ...(parameterization !== 'eps' && { parameterization }) });
       await writeTrainingCurve(paths.curve, {
         lossSteps: record.history.loss.map((_, i) => i + 1),
         loss: record.history.loss,
@@ -224,7 +247,7 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
     };
     const validate = async (): Promise<void> => {
       if (!valImages.length) return;
-      const psnr = await validationPsnr(emaDecay > 0 ? ema : params, network, schedule, valImages, { scale, crop: valCrop, sampler: valSampler, engine, onProgress: o.onProgress, signal: o.signal });
+      const psnr = await validationPsnr(emaDecay > 0 ? ema : params, network, schedule, valImages, { scale, crop: valCrop, sampler: valSampler, parameterization, engine, onProgress: o.onProgress, signal: o.signal });
       record.history.valSteps.push(record.step);
       record.history.valPsnr.push(psnr);
     };
@@ -249,7 +272,7 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
             return [x0, mu, irsdeTrainingState(schedule, x0, mu, tf.tensor4d(noise, [batch, patch, patch, 3]), t)];
           });
           try {
-            const { loss, grads } = lossAndGradients(params, (p) => irsdeLoss(schedule, networkOf(network, p), xt, x0, mu, t, lossType));
+            const { loss, grads } = lossAndGradients(params, (p) => irsdeLoss(schedule, networkOf(network, p, schedule, parameterization), xt, x0, mu, t, lossType));
             const value = loss.dataSync()[0]!;
             loss.dispose();
             if (!Number.isFinite(value)) {
@@ -311,9 +334,10 @@ function disposeAll(params: Parameters, adam: AdamState, ema: Parameters): void 
 }
 
 /** The differentiable network over `params` (a fresh module load inside the gradient scope). */
-function networkOf(config: ConditionalUNetConfig, params: Parameters): (xt: tf.Tensor, mu: tf.Tensor, t: readonly number[]) => tf.Tensor {
+function networkOf(config: ConditionalUNetConfig, params: Parameters, schedule: ReturnType<typeof irsdeSchedule>, p: NoiseParameterization): (xt: tf.Tensor, mu: tf.Tensor, t: readonly number[]) => tf.Tensor {
   const unet = loadConditionalUNet(config, tensorWeightView(params, 'training parameters'));
-  return (xt, mu, t) => tf.tidy(() => conditionalUNetForward(tfjsOps, unet, xt, mu, sinusoidalPosEmb(t, unet.config.nf)));
+  const forward = (x: tf.Tensor, m: tf.Tensor, ts: readonly number[]): tf.Tensor => conditionalUNetForward(tfjsOps, unet, x as tf.Tensor4D, m as tf.Tensor4D, sinusoidalPosEmb(ts, unet.config.nf));
+  return (xt, mu, t) => tf.tidy(() => parameterizedNoiseSync(p, schedule, xt, mu, t, forward));
 }
 
 /** Starting weights from an IR-SDE checkpoint; its structure must be the trained network's (strict load). */
@@ -341,6 +365,7 @@ async function writeModel(path: string, weights: Parameters, meta: IRSDEModelMet
 
 interface ValidationOptions {
   scale: number;
+  parameterization: NoiseParameterization;
   crop: number;
   sampler: IRSDESamplerName;
   engine: Awaited<ReturnType<typeof resolveEngine>>;
@@ -374,7 +399,7 @@ export async function validationPsnr(weights: Parameters, network: ConditionalUN
       const lqData = degradeBicubic(hq, side, side, o.scale);
       const lq = tf.tensor4d(lqData, [1, side / o.scale, side / o.scale, 3]);
       try {
-        const sr = await irsdeSuperResolve(net, schedule, lq, { scale: o.scale, sampler: o.sampler, seed: 0, ...(o.signal && { signal: o.signal }) });
+        const sr = await irsdeSuperResolve(net, schedule, lq, { scale: o.scale, sampler: o.sampler, parameterization: o.parameterization, seed: 0, ...(o.signal && { signal: o.signal }) });
         const out = quantize((await sr.data()) as Float32Array, { mode: 'round', bitDepth: 8, signed: false }) as Uint8Array;
         sr.dispose();
         sum += psnrY(out, hq8, side, side, o.scale);

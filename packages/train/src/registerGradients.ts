@@ -6,7 +6,9 @@
 // loadable form and registers them all, against the same tfjs-core instance, when imported. Training imports it for
 // that only; its other parts (layers, converter, the webgl backend) stay unused and the project chooses its backend.
 import '@tensorflow/tfjs';
+// The wasm kernels must be registered before the ones replaced here are looked up.
+import '@tensorflow/tfjs-backend-wasm';
 import { registerWasmGradientKernels } from './wasmGradientKernels.js';
 
-// Kernels: the wasm backend lacks Conv2DBackpropFilter; it is registered from kernels wasm has.
+// Kernels: the wasm backend lacks Conv2DBackpropFilter and is slow at two others; see registerWasmGradientKernels.
 registerWasmGradientKernels();

@@ -1,5 +1,6 @@
 import { AbortError } from '@stablesr/core';
 import { type TrainIRSDEOptions, trainIRSDE, trainingPaths } from '@stablesr/train';
+import { NOISE_PARAMETERIZATIONS } from '@stablesr/irsde';
 import type { CliIo } from '../cliIo.js';
 import { parseChoice } from '../options/parseChoice.js';
 import { parseCommandArgs } from '../options/parseCommandArgs.js';
@@ -37,7 +38,9 @@ const TRAIN_FLAGS = {
   T: { type: 'string' },
   'theta-schedule': { type: 'string' },
   loss: { type: 'string' },
+  parameterization: { type: 'string' },
   'val-count': { type: 'string' },
+  'val-data': { type: 'string' },
   'val-every': { type: 'string' },
   'val-crop': { type: 'string' },
   'val-sampler': { type: 'string' },
@@ -78,7 +81,9 @@ export function parseTrainArgs(args: string[]): TrainIRSDEOptions & { json: bool
   set('ema', float('ema', 0, 0.999999));
   set('seed', int('seed', 0));
   set('lossType', parseChoice('--loss', v.loss, ['l1', 'l2'] as const));
+  set('parameterization', parseChoice('--parameterization', v.parameterization, NOISE_PARAMETERIZATIONS));
   set('valCount', int('val-count', 0));
+  set('valData', v['val-data']);
   set('valEvery', int('val-every', 1));
   set('valCrop', int('val-crop', 8));
   set('valSampler', parseChoice('--val-sampler', v['val-sampler'], ['posterior', 'sde'] as const));
