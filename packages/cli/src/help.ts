@@ -143,8 +143,8 @@ and training-curve.png. Running the same command again resumes from the last che
   --pixel-unshuffle R   run the network on the R×-smaller grid of pixel-unshuffled inputs (default 1)
   --max-sigma L, --T N, --theta-schedule S   the SDE (default 30, 100, cosine)
   --loss l1|l2          matching loss (default l1)
-  --parameterization eps|residual  network output: the noise (eps, the reference) or stablesr's residual
-                        form (input (x_t − μ)/σ̄_t, untrained = bicubic; trains much faster)
+  --parameterization eps|residual|x0  network output: the noise (eps, the reference), or stablesr's
+                        preconditioned forms (input (x_t − μ)/σ̄_t; untrained = bicubic; see README)
   --val-count N         held-out images (default a tenth, ≥ 1 with two or more images)
   --val-data DIR        validate on this folder's images instead; every --data image trains
   --val-every N         validate every N steps (default steps/10)

@@ -1,4 +1,4 @@
-import { openWeights } from '@stablesr/core';
+import { weightKeysIfReadable } from '@stablesr/core';
 import { type IRSDESamplerName, isConditionalUNetStateDict } from '@stablesr/irsde';
 import { parseChoice } from './options/parseChoice.js';
 import { parseIntOption } from './options/parseNumber.js';
@@ -27,14 +27,8 @@ export interface IrsdeCliOptions {
  * loader, which reports it naming the file.
  */
 export function detectModelFamily(checkpoint: string): ModelFamily {
-  let keys: string[];
-  try {
-    const w = openWeights(checkpoint);
-    keys = w.keys();
-    w.close();
-  } catch {
-    return 'stablesr';
-  }
+  const keys = weightKeysIfReadable(checkpoint);
+  if (!keys) return 'stablesr';
   if (isConditionalUNetStateDict(keys)) return 'irsde';
   if (keys.some((k) => k.startsWith('model.diffusion_model.'))) return 'stablesr';
   throw new UsageError(`${checkpoint}: neither a StableSR nor an IR-SDE checkpoint by its keys (${keys.slice(0, 3).join(', ')}, …); pass --model ${MODEL_FAMILIES.join('|')}`);

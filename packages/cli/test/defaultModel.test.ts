@@ -1,11 +1,11 @@
 // `stablesr upscale` with no weight options runs the shipped default model, offline; the flags it does not take
 // and the factors it was not trained for are refused naming them.
 import test from 'ava';
-import { main } from '@stablesr/cli';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { runCli } from './runCli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'stablesr-default-'));
 const IN = join(dir, 'in.png');
@@ -14,12 +14,7 @@ test.before(async () => {
 });
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 test.serial('upscale without --checkpoint uses the default model and writes a 4× image', async (t) => {
   const r = await run('upscale', IN, join(dir, 'out.png'), '--json', '--quiet');

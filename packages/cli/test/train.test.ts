@@ -1,13 +1,13 @@
 // `stablesr train` end to end on a folder of small generated photographs-like images with a tiny network: it trains,
 // writes an upscaling model and a curve, resumes (also after kill -9), and refuses bad input naming the file or option.
 import test from 'ava';
-import { main } from '@stablesr/cli';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { runCli } from './runCli.js';
 import { encodeSafetensors, openSafetensors } from '@stablesr/core';
 
 const dir = mkdtempSync(join(tmpdir(), 'stablesr-train-'));
@@ -30,12 +30,7 @@ test.before(async () => {
 });
 test.after.always(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (s) => out.push(s), err: (s) => err.push(s) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const run = runCli;
 
 type Result = { startStep: number; step: number; loss: number; valPsnr: number; checkpoint: string };
 

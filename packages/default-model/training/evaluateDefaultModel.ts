@@ -34,6 +34,7 @@ if (values.variants && loaded[0]) {
   const T = model.defaults.steps ?? model.sde.T ?? 20;
   methods.push(irsdeMethod(`${name}: sde, ${T} steps`, model, 'sde'));
   for (const steps of [Math.max(1, Math.round(T / 2)), T * 2]) methods.push(irsdeMethod(`${name}: posterior, ${steps} steps`, model, 'posterior', steps));
+  for (const temperature of [0.5, 0]) methods.push(irsdeMethod(`${name}: posterior, ${T} steps, temperature ${temperature}`, model, 'posterior', undefined, temperature));
 }
 const scores: MethodScore[] = [];
 for (const m of methods) {

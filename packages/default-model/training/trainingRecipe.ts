@@ -7,12 +7,12 @@ import type { TrainIRSDEOptions } from '@stablesr/train';
  * mean, which is what PSNR rewards.
  */
 export const DEFAULT_MODEL_RECIPE = {
-  steps: 3000,
+  steps: 1500,
   network: { nf: 32, depth: 2, pixel_unshuffle: 4 },
   sde: { max_sigma: 10, T: 20, schedule: 'cosine', eps: 0.005 },
   scale: 4,
   lossType: 'l1',
-  parameterization: 'residual',
+  parameterization: 'x0',
   batch: 4,
   patch: 128,
   lr: 4e-4,

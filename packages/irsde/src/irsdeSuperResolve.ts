@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { type NoiseSource, type ProgressCallback, SeededNoise, evaluateTiled, resizeBicubic } from '@stablesr/core';
 import { type ConditionalUNetNetwork } from './conditionalUNetNetwork.js';
 import { type IRSDESchedule } from './irsdeSchedule.js';
-import { type NoiseParameterization, parameterizedNoise } from './noiseParameterization.js';
+import { NOISE_PARAMETERIZATIONS, type NoiseParameterization, parameterizedNoise } from './noiseParameterization.js';
 import { noiseState } from './marginal.js';
 import { samplePosterior } from './posteriorSampler.js';
 import { type IRSDEDenoiseFn } from './samplerTypes.js';
@@ -16,6 +16,12 @@ export interface IRSDESuperResolveOptions {
   scale?: number;
   /** What the network outputs (default `eps`, the reference's; stablesr-trained models record theirs). */
   parameterization?: NoiseParameterization;
+  /**
+   * Scale of every normal draw (x_T's and each step's), default 1 (the reference). Below 1 the sample moves towards
+   * the deterministic path through the model's x̂₀ estimates (0: x_T = μ, no injected noise), trading generated
+   * texture for fidelity (PSNR); the default model's table in the README measures it.
+   */
+  temperature?: number;
   sampler?: IRSDESamplerName;
   /** Seed of the x_T and per-step draws (ignored when `noise` is given). */
   seed?: number;
@@ -60,13 +66,16 @@ export async function irsdeSuperResolve(net: ConditionalUNetNetwork, schedule: I
   const sampler = opts.sampler ?? IRSDE_SR_DEFAULTS.sampler;
   if (sampler !== 'sde' && sampler !== 'posterior') throw new Error(`option sampler must be "sde" or "posterior", got ${JSON.stringify(sampler)}`);
   if (lq.shape.length !== 4 || lq.shape[3] !== 3) throw new Error(`IR-SDE super-resolution expects an NHWC RGB image, got [${lq.shape}]`);
-  const noise = opts.noise ?? new SeededNoise(opts.seed ?? IRSDE_SR_DEFAULTS.seed);
+  const temperature = opts.temperature ?? 1;
+  if (!(temperature >= 0 && temperature <= 2)) throw new Error(`option temperature must be a number in [0, 2], got ${temperature}`);
+  const source = opts.noise ?? new SeededNoise(opts.seed ?? IRSDE_SR_DEFAULTS.seed);
+  const noise: NoiseSource = temperature === 1 ? source : { draw: (shape, use) => tf.tidy(() => tf.mul(source.draw(shape, use), temperature)) };
   const [, h, w] = lq.shape;
   const mu = resizeBicubic(lq, h * scale, w * scale);
   const tiled = Math.max(h, w) * scale > tileSize;
   const p = opts.parameterization ?? 'eps';
-  if (p !== 'eps' && p !== 'residual') throw new Error(`option parameterization must be "eps" or "residual", got ${JSON.stringify(p)}`);
-  // The residual form is pixel-wise around the network, so tiles see exactly what the whole image would.
+  if (!NOISE_PARAMETERIZATIONS.includes(p)) throw new Error(`option parameterization must be one of ${NOISE_PARAMETERIZATIONS.join(', ')}, got ${JSON.stringify(p)}`);
+  // The residual and x0 forms are pixel-wise around the network, so tiles see exactly what the whole image would.
   const noiseOf = (xs: tf.Tensor4D, ms: tf.Tensor4D, tt: number): Promise<tf.Tensor4D> => parameterizedNoise(p, schedule, xs, ms, tt, (a, b, c) => net.run(a, b, c));
   const denoise: IRSDEDenoiseFn = tiled
     ? (x, t) => evaluateTiled(noiseOf, x, mu, t, { tileSize, tileOverlap, signal: opts.signal })

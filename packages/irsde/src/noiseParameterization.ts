@@ -1,19 +1,27 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type IRSDESchedule } from './irsdeSchedule.js';
+import { meanDecay } from './marginal.js';
 import { type Timesteps, coefficient } from './timesteps.js';
 
 /**
  * What the network's output means. `eps`: the reference's — the output is the noise ε̂ of x_t = μ̄ + σ̄_t·ε
- * (`noise_fn(x_t, μ, t)`), every released checkpoint. `residual`: a stablesr extension (EDM-style preconditioning):
- * the network sees z = (x_t − μ)/σ̄_t (as x_t' = μ + z) and predicts the part of z that is not noise, so that
- * ε̂ = z − net(μ + z, μ, t). Both input and target are O(1) for any λ, and an untrained network (output ≈ 0) gives
- * ε̂ = z, whose optimal-state estimate x̂₀ is μ itself: sampling starts from bicubic instead of diverging, which is
- * what makes a small model trainable in an afternoon on two cores (README, "The default model").
+ * (`noise_fn(x_t, μ, t)`), every released checkpoint. The other two are stablesr extensions (EDM-style
+ * preconditioning): the network sees z = (x_t − μ)/σ̄_t (as x_t' = μ + z), O(1) for any λ, and
+ * - `residual`: predicts the part of z that is not noise, ε̂ = z − net(μ + z, μ, t);
+ * - `x0`: predicts the detail d = x̂₀ − μ itself, ε̂ = z − d·e^{−θ̄_t}/σ̄_t, so that the posterior sampler's estimate
+ *   x̂₀ = μ + d is the network's output with no per-timestep gain in between.
+ * With either, an untrained network (output ≈ 0) gives x̂₀ = μ: sampling starts from bicubic instead of diverging,
+ * which is what makes a small model trainable in an afternoon on two cores (README, "The default model").
  */
-export type NoiseParameterization = 'eps' | 'residual';
-export const NOISE_PARAMETERIZATIONS: readonly NoiseParameterization[] = ['eps', 'residual'];
+export type NoiseParameterization = 'eps' | 'residual' | 'x0';
+export const NOISE_PARAMETERIZATIONS: readonly NoiseParameterization[] = ['eps', 'residual', 'x0'];
 
-/** For `residual`: z = (x_t − μ)/σ̄_t and the network input μ + z (both owned by the caller). */
+/** The factor on the network's output in ε̂ = z − c·net(…): 1 for `residual`, e^{−θ̄_t}/σ̄_t for `x0`. */
+function outputScale(p: NoiseParameterization, s: IRSDESchedule, t: Timesteps): number | tf.Tensor {
+  return p === 'x0' ? coefficient(s, t, 'x0 parameterisation', (ti) => meanDecay(s, ti) / s.sigmaBars[ti]!) : 1;
+}
+
+/** For `residual` and `x0`: z = (x_t − μ)/σ̄_t and the network input μ + z (both owned by the caller). */
 export function residualNoiseInput(s: IRSDESchedule, x: tf.Tensor, mu: tf.Tensor, t: Timesteps): { z: tf.Tensor; input: tf.Tensor } {
   return tf.tidy(() => {
     const inv = coefficient(s, t, 'residual noise input', (ti) => 1 / s.sigmaBars[ti]!);
@@ -32,7 +40,7 @@ export async function parameterizedNoise(p: NoiseParameterization, s: IRSDESched
   try {
     const r = await run(input as tf.Tensor4D, mu, t);
     try {
-      return tf.sub(z, r) as tf.Tensor4D;
+      return tf.tidy(() => tf.sub(z, tf.mul(r, outputScale(p, s, t))) as tf.Tensor4D);
     } finally {
       r.dispose();
     }
@@ -45,5 +53,5 @@ export async function parameterizedNoise(p: NoiseParameterization, s: IRSDESched
 export function parameterizedNoiseSync(p: NoiseParameterization, s: IRSDESchedule, x: tf.Tensor, mu: tf.Tensor, t: readonly number[], run: (x: tf.Tensor, mu: tf.Tensor, t: readonly number[]) => tf.Tensor): tf.Tensor {
   if (p === 'eps') return run(x, mu, t);
   const { z, input } = residualNoiseInput(s, x, mu, t);
-  return tf.sub(z, run(input, mu, t));
+  return tf.sub(z, tf.mul(run(input, mu, t), outputScale(p, s, t)));
 }

@@ -79,7 +79,7 @@ test.serial('bad options are refused naming the option', async (t) => {
   lq.dispose();
 });
 
-test.serial("residual parameterisation: a zero network gives μ (bicubic); one predicting the true residual recovers x₀", async (t) => {
+test.serial("residual and x0 parameterisations: a zero network gives μ (bicubic); one predicting the true output recovers x₀", async (t) => {
   const lq = tf.tidy(() => tf.sigmoid(new SeededNoise(4).draw([1, 6, 7, 3])) as tf.Tensor4D);
   const mu = resizeBicubic(lq, 24, 28);
   const x0 = tf.tidy(() => tf.clipByValue(tf.add(mu, tf.mul(new SeededNoise(9).draw([1, 24, 28, 3]), 0.05)), 0, 1) as tf.Tensor4D);
@@ -92,13 +92,28 @@ test.serial("residual parameterisation: a zero network gives μ (bicubic); one p
       return tf.tidy(() => tf.mul(tf.sub(x0, m), Math.exp(-schedule.thetasCumsum[ti]! * schedule.dt) / schedule.sigmaBars[ti]!) as tf.Tensor4D);
     },
   };
-  for (const sampler of ['posterior'] as const) {
-    const a = await irsdeSuperResolve(zero, schedule, lq, { sampler, seed: 1, parameterization: 'residual' });
-    t.true(maxAbs(a, tf.clipByValue(mu, 0, 1)) < 1e-4, `${sampler}, zero network: max |out − μ| ${maxAbs(a, mu)}`);
-    const b = await irsdeSuperResolve(oracle, schedule, lq, { sampler, seed: 1, parameterization: 'residual' });
-    t.true(maxAbs(b, x0) < 1e-3, `${sampler}, true residual: max |out − x₀| ${maxAbs(b, x0)}`);
+  // For x0 the network's output is the detail x₀ − μ itself, at every timestep.
+  const detail: ConditionalUNetNetwork = { network: undefined as never, run: async (_input, m) => tf.sub(x0, m) as tf.Tensor4D };
+  for (const [parameterization, truth] of [['residual', oracle], ['x0', detail]] as const) {
+    const a = await irsdeSuperResolve(zero, schedule, lq, { sampler: 'posterior', seed: 1, parameterization });
+    t.true(maxAbs(a, tf.clipByValue(mu, 0, 1)) < 1e-4, `${parameterization}, zero network: max |out − μ| ${maxAbs(a, mu)}`);
+    const b = await irsdeSuperResolve(truth, schedule, lq, { sampler: 'posterior', seed: 1, parameterization });
+    t.true(maxAbs(b, x0) < 1e-3, `${parameterization}, true output: max |out − x₀| ${maxAbs(b, x0)}`);
     tf.dispose([a, b]);
   }
-  await t.throwsAsync(irsdeSuperResolve(zero, schedule, lq, { parameterization: 'x0' as never }), { message: /option parameterization must be "eps" or "residual"/ });
+  await t.throwsAsync(irsdeSuperResolve(zero, schedule, lq, { parameterization: 'v' as never }), { message: /option parameterization must be one of eps, residual, x0/ });
   tf.dispose([lq, mu, x0]);
+});
+
+test.serial('temperature scales the draws: 0 makes the sampler deterministic (seed-independent); out-of-range is refused', async (t) => {
+  const lq = tf.tidy(() => tf.sigmoid(new SeededNoise(5).draw([1, 5, 6, 3])) as tf.Tensor4D);
+  const calls = { shapes: [] as number[][] };
+  const cold1 = await irsdeSuperResolve(pointwiseNet(calls), schedule, lq, { seed: 1, temperature: 0 });
+  const cold2 = await irsdeSuperResolve(pointwiseNet(calls), schedule, lq, { seed: 2, temperature: 0 });
+  const warm1 = await irsdeSuperResolve(pointwiseNet(calls), schedule, lq, { seed: 1 });
+  const warm2 = await irsdeSuperResolve(pointwiseNet(calls), schedule, lq, { seed: 2 });
+  t.is(maxAbs(cold1, cold2), 0, 'temperature 0: no noise enters');
+  t.true(maxAbs(warm1, warm2) > 1e-3, 'temperature 1: the seed matters');
+  await t.throwsAsync(irsdeSuperResolve(pointwiseNet(calls), schedule, lq, { temperature: 3 }), { message: /option temperature must be a number in \[0, 2\], got 3/ });
+  tf.dispose([lq, cold1, cold2, warm1, warm2]);
 });

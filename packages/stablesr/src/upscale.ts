@@ -1,4 +1,4 @@
-import { type EngineOptions, type ProgressCallback, type RawImage, openWeights } from '@stablesr/core';
+import { type EngineOptions, type ProgressCallback, type RawImage, weightKeysIfReadable } from '@stablesr/core';
 import { loadDefaultUpscaler } from '@stablesr/default-model';
 import { IRSDEUpscaler, isConditionalUNetStateDict } from '@stablesr/irsde';
 import { StableSR } from './stableSR.js';
@@ -39,7 +39,9 @@ export async function upscale(input: string | Buffer | Uint8Array | RawImage, op
   const t0 = performance.now();
   const { checkpoint, cfw, scale, steps, seed, onProgress, signal, ...engine } = opts;
   const run = { ...(scale !== undefined && { scale }), ...(steps !== undefined && { steps }), ...(seed !== undefined && { seed }), ...(onProgress && { onProgress }), ...(signal && { signal }) };
-  const family = checkpoint === undefined ? 'default' : checkpointFamily(checkpoint);
+  // A file whose keys are not the authors' ConditionalUNet goes to the StableSR loader, which names what is wrong.
+  const keys = checkpoint === undefined ? undefined : weightKeysIfReadable(checkpoint);
+  const family = checkpoint === undefined ? 'default' : keys && isConditionalUNetStateDict(keys) ? 'irsde' : 'stablesr';
   if (family !== 'stablesr' && cfw !== undefined) throw new Error(`option cfw applies to StableSR checkpoints; ${checkpoint ?? 'the default model'} is an IR-SDE model`);
   if (family === 'stablesr') {
     const sr = await StableSR.load({ checkpoint: checkpoint!, ...(cfw !== undefined && { cfw }), ...engine });
@@ -57,17 +59,4 @@ export async function upscale(input: string | Buffer | Uint8Array | RawImage, op
   } finally {
     model.dispose();
   }
-}
-
-/** IR-SDE when the keys are the authors' `ConditionalUNet` (`init_conv.*`, `downs.*`), else StableSR (whose loader names what is wrong). */
-function checkpointFamily(checkpoint: string): 'irsde' | 'stablesr' {
-  let keys: string[];
-  try {
-    const w = openWeights(checkpoint);
-    keys = w.keys();
-    w.close();
-  } catch {
-    return 'stablesr';
-  }
-  return isConditionalUNetStateDict(keys) ? 'irsde' : 'stablesr';
 }

@@ -222,6 +222,9 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
     } else {
       const rng = new Xoshiro128(seed);
       params = o.init ? loadInitWeights(o.init, network) : initParameters(shapes, rng);
+      // Preconditioned forms start from a zero output layer: the untrained model is then exactly bicubic (x̂₀ = μ),
+      // where torch's default initialisation of final_conv gives O(1) outputs and a first validation at 9.5 dB.
+      if (!o.init && parameterization !== 'eps') zeroOutputLayer(params);
       adam = ADAM_INITIAL_STATE;
       ema = emaDecay > 0 ? new Map([...params].map(([k, v]) => [k, tf.clone(v)])) : new Map();
       record = { format: 1, spec, options, step: 0, rng: rng.state(), history: { loss: [], valSteps: [], valPsnr: [] }, seconds: 0, split };
@@ -321,6 +324,15 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
       seconds: (performance.now() - t0) / 1000,
     };
   });
+}
+
+function zeroOutputLayer(params: Map<string, tf.Tensor>): void {
+  for (const key of ['final_conv.weight', 'final_conv.bias']) {
+    const p = params.get(key);
+    if (!p) continue;
+    params.set(key, tf.zerosLike(p));
+    p.dispose();
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -24,6 +24,17 @@ function filterGradReference(x: tf.Tensor4D, dy: tf.Tensor4D, k: number, s: numb
   return out;
 }
 
+/** Largest |got − ref| and largest |ref|. */
+function errorAndMagnitude(got: ArrayLike<number>, ref: ArrayLike<number>): { err: number; mag: number } {
+  let err = 0;
+  let mag = 0;
+  for (let i = 0; i < ref.length; i++) {
+    err = Math.max(err, Math.abs(got[i]! - ref[i]!));
+    mag = Math.max(mag, Math.abs(ref[i]!));
+  }
+  return { err, mag };
+}
+
 const cases: { name: string; hw: [number, number]; ci: number; co: number; k: number; s: number; pad: 'same' | 'valid' | number | tf.backend_util.ExplicitPadding }[] = [
   { name: '3×3 stride 1 pad 1 (ResBlock conv)', hw: [9, 7], ci: 3, co: 5, k: 3, s: 1, pad: 1 },
   { name: '4×4 stride 2 pad 1 (Downsample)', hw: [10, 8], ci: 4, co: 6, k: 4, s: 2, pad: [[0, 0], [1, 1], [1, 1], [0, 0]] },
@@ -47,12 +58,7 @@ for (const c of cases) {
       t.deepEqual(g.shape, [c.k, c.k, c.ci, c.co]);
       const ref = filterGradReference(x, dy, c.k, c.s, info.padInfo.top, info.padInfo.left);
       const got = g.dataSync();
-      let err = 0;
-      let mag = 0;
-      for (let i = 0; i < ref.length; i++) {
-        err = Math.max(err, Math.abs(got[i]! - ref[i]!));
-        mag = Math.max(mag, Math.abs(ref[i]!));
-      }
+      const { err, mag } = errorAndMagnitude(got, ref);
       // Float32 sums of ≤ 2·oh·ow products of unit normals: a few ulps of the largest entry.
       t.true(mag > 1, `gradient magnitude ${mag}`);
       t.true(err <= 1e-5 * mag, `max |Δ| ${err} (max |ref| ${mag})`);
@@ -105,12 +111,7 @@ for (const c of inputCases) {
       t.deepEqual(g.shape, xShape);
       const ref = inputGradReference(xShape, w, dy, c.s, info.padInfo.top, info.padInfo.left);
       const got = g.dataSync();
-      let err = 0;
-      let mag = 0;
-      for (let i = 0; i < ref.length; i++) {
-        err = Math.max(err, Math.abs(got[i]! - ref[i]!));
-        mag = Math.max(mag, Math.abs(ref[i]!));
-      }
+      const { err, mag } = errorAndMagnitude(got, ref);
       t.true(mag > 1, `gradient magnitude ${mag}`);
       t.true(err <= 1e-5 * mag, `max |Δ| ${err} (max |ref| ${mag})`);
       g.dispose();

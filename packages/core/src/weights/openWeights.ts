@@ -69,3 +69,20 @@ function looksLikeSafetensors(head: Uint8Array): boolean {
   const len = new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true);
   return len > 1n && len < 100n * 1024n * 1024n;
 }
+
+/**
+ * The tensor names of a weight file, or undefined when it cannot be opened as one (for telling model families
+ * apart before loading: the loader that then runs reports what is wrong with the file).
+ */
+export function weightKeysIfReadable(path: string): string[] | undefined {
+  try {
+    const w = openWeights(path);
+    try {
+      return w.keys();
+    } finally {
+      w.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
