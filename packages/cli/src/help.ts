@@ -128,7 +128,8 @@ and training-curve.png. Running the same command again resumes from the last che
   --out DIR             output folder (created; resumes when it holds a checkpoint of the same model)
   --steps N             total optimizer steps
   --model irsde         model family (irsde; stablesr-unet and sd-unet are not trainable here yet)
-  --objective irsde-ml  training objective of the family
+  --objective irsde-ml|x0  irsde-ml: the reference's maximum-likelihood loss; x0: stablesr's x₀-prediction
+                        loss (use with --parameterization x0; see README Training)
   --batch B             patches per step (default 4)
   --patch P             HQ patch side, a multiple of --scale (default 128)
   --scale S             upscaling factor (default 4)

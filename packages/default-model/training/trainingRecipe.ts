@@ -7,10 +7,11 @@ import type { TrainIRSDEOptions } from '@stablesr/train';
  * mean, which is what PSNR rewards.
  */
 export const DEFAULT_MODEL_RECIPE = {
-  steps: 1500,
+  steps: 1000,
   network: { nf: 32, depth: 2, pixel_unshuffle: 4 },
   sde: { max_sigma: 10, T: 20, schedule: 'cosine', eps: 0.005 },
   scale: 4,
+  objective: 'x0',
   lossType: 'l1',
   parameterization: 'x0',
   batch: 4,

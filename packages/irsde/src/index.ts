@@ -26,3 +26,4 @@ export * from './irsdeModelMetadata.js';
 /** Fixture kinds of this package (README 7.18) for `stablesr parity` and the tests. */
 export const parityKinds: ParityKinds = { ...irsdeParityKinds };
 export * from './noiseParameterization.js';
+export * from './x0Loss.js';

@@ -42,7 +42,7 @@ import { writeCheckedSafetensors } from './checkedSafetensors.js';
 import { withTrainingBackend } from './trainingBackend.js';
 import { emaUpdate } from './ema.js';
 import { type TrainingImage, readImageFolder } from './imageFolder.js';
-import { irsdeLoss, irsdeTrainingState } from './irsdeObjective.js';
+import { type IRSDEObjective, irsdeLoss, irsdeTrainingState } from './irsdeObjective.js';
 import { lossAndGradients } from './lossGradients.js';
 import { type LrScheduleName, learningRate } from './lrSchedule.js';
 import { initParameters, parametersSource } from './parameterInit.js';
@@ -68,7 +68,9 @@ export interface TrainIRSDEOptions extends EngineOptions {
   scale?: number;
   /** Matching loss. Default `l1` (the official setting). */
   lossType?: MatchingLossType;
-  /** What the network outputs: `eps` (default, the reference's) or stablesr's `residual` (see NoiseParameterization). */
+  /** `irsde-ml` (default, the reference's maximum-likelihood loss) or stablesr's `x0` (x₀-prediction, see x0Loss). */
+  objective?: IRSDEObjective;
+  /** What the network outputs: `eps` (default, the reference's), or stablesr's `residual` / `x0` (NoiseParameterization). */
   parameterization?: NoiseParameterization;
   /** Patches per step. Default 4. */
   batch?: number;
@@ -170,6 +172,8 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
   const valCrop = positiveInt(o.valCrop ?? 256, '--val-crop', scale);
   const lossType = o.lossType ?? 'l1';
   if (lossType !== 'l1' && lossType !== 'l2') throw new Error(`loss type must be l1 or l2, got ${String(lossType)}`);
+  const objective = o.objective ?? 'irsde-ml';
+  if (objective !== 'irsde-ml' && objective !== 'x0') throw new Error(`--objective must be irsde-ml or x0 for IR-SDE, got ${String(objective)}`);
   const parameterization = o.parameterization ?? 'eps';
   if (!NOISE_PARAMETERIZATIONS.includes(parameterization)) throw new Error(`--parameterization must be one of ${NOISE_PARAMETERIZATIONS.join(', ')}, got ${String(parameterization)}`);
   const network: Required<ConditionalUNetConfig> = { ...CONDITIONAL_UNET_DEFAULTS, in_nc: 3, out_nc: 3, nf: 64, ...stripUndefined(o.network ?? {}) };
@@ -180,7 +184,7 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
   // Builds the network once on zeros to learn its key tree and fail early on a bad config.
   const shapes = recordWeightRequests((v) => loadConditionalUNet(network, v), disposeConditionalUNet);
   // An `eps` run's spec stays as before this option existed, so its checkpoints still resume.
-  const spec = { model: 'irsde', objective: 'irsde-ml', network, sde, scale, lossType, ...(parameterization !== 'eps' && { parameterization }) };
+  const spec = { model: 'irsde', objective, network, sde, scale, lossType, ...(parameterization !== 'eps' && { parameterization }) };
   const options = { batch, patch, lr, lrSchedule, warmup, optimizer, weightDecay, ema: emaDecay, seed, valEvery, valCrop, valSampler, checkpointEvery, steps };
 
   const images = await readImageFolder(o.data, patch);
@@ -275,7 +279,7 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
             return [x0, mu, irsdeTrainingState(schedule, x0, mu, tf.tensor4d(noise, [batch, patch, patch, 3]), t)];
           });
           try {
-            const { loss, grads } = lossAndGradients(params, (p) => irsdeLoss(schedule, networkOf(network, p, schedule, parameterization), xt, x0, mu, t, lossType));
+            const { loss, grads } = lossAndGradients(params, (p) => irsdeLoss(schedule, networkOf(network, p, schedule, parameterization), xt, x0, mu, t, lossType, objective));
             const value = loss.dataSync()[0]!;
             loss.dispose();
             if (!Number.isFinite(value)) {

@@ -13,7 +13,7 @@ export { TRAIN_HELP } from '../help.js';
 
 /** Models `stablesr train` trains, and the objectives each has. */
 const MODELS = ['irsde', 'stablesr-unet', 'sd-unet'] as const;
-const OBJECTIVES = ['irsde-ml', 'eps', 'v'] as const;
+const OBJECTIVES = ['irsde-ml', 'x0', 'eps', 'v'] as const;
 
 const TRAIN_FLAGS = {
   data: { type: 'string' },
@@ -63,7 +63,7 @@ export function parseTrainArgs(args: string[]): TrainIRSDEOptions & { json: bool
   const model = parseChoice('--model', v.model, MODELS) ?? 'irsde';
   const objective = parseChoice('--objective', v.objective, OBJECTIVES) ?? (model === 'irsde' ? 'irsde-ml' : 'eps');
   if (model !== 'irsde') throw new UsageError(`--model ${model}: training the latent U-Nets (objectives eps, v: see @stablesr/train ddpmLoss) needs their VAE and conditioning wired into the trainer, which is not done yet; --model irsde trains`);
-  if (objective !== 'irsde-ml') throw new UsageError(`--objective ${objective} does not apply to --model irsde (its objective is irsde-ml)`);
+  if (objective !== 'irsde-ml' && objective !== 'x0') throw new UsageError(`--objective ${objective} does not apply to --model irsde (its objectives are irsde-ml and x0)`);
   const int = (flag: keyof typeof v, min = 1, max?: number): number | undefined => parseIntOption(`--${flag}`, v[flag] as string | undefined, { min, ...(max !== undefined && { max }) });
   const float = (flag: keyof typeof v, min: number, max?: number, above?: number): number | undefined => parseFloatOption(`--${flag}`, v[flag] as string | undefined, { min, ...(max !== undefined && { max }), ...(above !== undefined && { above }) });
   const o: TrainIRSDEOptions = { data: v.data!, out: v.out!, steps: int('steps', 1, 10_000_000)!, ...parseEngineFlags(v) };
@@ -81,6 +81,7 @@ export function parseTrainArgs(args: string[]): TrainIRSDEOptions & { json: bool
   set('ema', float('ema', 0, 0.999999));
   set('seed', int('seed', 0));
   set('lossType', parseChoice('--loss', v.loss, ['l1', 'l2'] as const));
+  if (objective === 'x0') o.objective = 'x0';
   set('parameterization', parseChoice('--parameterization', v.parameterization, NOISE_PARAMETERIZATIONS));
   set('valCount', int('val-count', 0));
   set('valData', v['val-data']);
