@@ -40,6 +40,8 @@ export function buildHttpApi(o: HttpApiOptions): FastifyInstance {
   const { queue, limits, metrics } = o;
   const token = o.token === undefined ? undefined : Buffer.from(`Bearer ${o.token}`);
 
+  // Only images are bodies: JSON and text parsers go, so any other type is a 415 before the body is read.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(/^image\/[\w.+-]+$/i, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   app.addHook('onRequest', async (req, reply) => {

@@ -28,6 +28,8 @@ export interface JobQueue {
   cancel(id: string): Promise<JobStatus | undefined>;
   /** Jobs by state, for the metrics. */
   counts(): Promise<Record<JobState, number>>;
+  /** Where finished jobs and sampling steps are reported (the metrics). */
+  observe(observer: QueueObserver): void;
   /** Stops taking jobs and releases the queue; running in-process jobs finish first. */
   close(): Promise<void>;
 }

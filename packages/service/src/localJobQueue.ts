@@ -34,6 +34,10 @@ export class LocalJobQueue implements JobQueue {
 
   constructor(private readonly model: ServiceModel, private readonly o: { concurrency: number; resultTtlSeconds: number; observer?: QueueObserver }) {}
 
+  observe(observer: QueueObserver): void {
+    this.o.observer = observer;
+  }
+
   async models(): Promise<ModelDescriptor[]> {
     return [this.model.descriptor];
   }

@@ -101,6 +101,10 @@ export class RedisJobQueue implements JobQueue {
     }
   }
 
+  observe(observer: QueueObserver): void {
+    this.o.observer = observer;
+  }
+
   async models(): Promise<ModelDescriptor[]> {
     const now = Date.now();
     if (this.modelCache && now - this.modelCache.at < 2000) return this.modelCache.models;

@@ -37,6 +37,7 @@ export class ServiceMetrics implements QueueObserver {
     this.jobSeconds = new Histogram({ name: 'stablesr_job_duration_seconds', help: 'Seconds from submission to the end of a job', labelNames: ['state'], buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800], registers });
     this.stepSeconds = new Histogram({ name: 'stablesr_step_duration_seconds', help: 'Seconds per sampling step (one network evaluation)', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers });
     this.http = new Counter({ name: 'stablesr_http_responses_total', help: 'HTTP responses by route and status code', labelNames: ['route', 'code'], registers });
+    queue.observe(this);
   }
 
   finished(state: JobState, seconds: number): void {

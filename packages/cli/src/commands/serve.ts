@@ -11,13 +11,10 @@ import { untilShutdown } from './untilShutdown.js';
  */
 export async function serveCommand(o: ServeCliOptions, io: CliIo): Promise<number> {
   let queue: JobQueue;
-  const metricsRef: { m?: ServiceMetrics } = {};
-  const observer = { finished: (s: Parameters<ServiceMetrics['finished']>[0], sec: number) => metricsRef.m?.finished(s, sec), step: (sec: number) => metricsRef.m?.step(sec) };
   const model = o.model ? await loadModel(o.model) : undefined;
-  if (model) queue = new LocalJobQueue(model, { concurrency: o.concurrency, resultTtlSeconds: o.limits.resultTtlSeconds, observer });
-  else queue = new RedisJobQueue({ redisUrl: o.redis!, resultTtlSeconds: o.limits.resultTtlSeconds, attempts: o.attempts, observer });
+  if (model) queue = new LocalJobQueue(model, { concurrency: o.concurrency, resultTtlSeconds: o.limits.resultTtlSeconds });
+  else queue = new RedisJobQueue({ redisUrl: o.redis!, resultTtlSeconds: o.limits.resultTtlSeconds, attempts: o.attempts });
   const metrics = new ServiceMetrics(queue);
-  metricsRef.m = metrics;
   const app = buildHttpApi({ queue, limits: o.limits, metrics, ...(o.token !== undefined && { token: o.token }) });
   try {
     const address = await app.listen({ host: o.host, port: o.port });
