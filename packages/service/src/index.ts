@@ -16,3 +16,4 @@ export * from './redisWorker.js';
 export * from './serviceMetrics.js';
 export * from './openApiDocument.js';
 export * from './httpApi.js';
+export * from './redisConnection.js';

@@ -4,6 +4,7 @@ import { type JobQueue, type QueueObserver } from './jobQueue.js';
 import { newJobId } from './jobId.js';
 import { JOB_STATES, type JobState, type JobStatus, etaSeconds } from './jobStatus.js';
 import { type ModelDescriptor } from './modelDescriptor.js';
+import { redisOptions } from './redisConnection.js';
 import { RedisLayout } from './redisLayout.js';
 import { type UpscaleRequest } from './upscaleRequest.js';
 
@@ -59,15 +60,14 @@ export class RedisJobQueue implements JobQueue {
   constructor(private readonly o: RedisJobQueueOptions) {
     this.layout = o.layout ?? new RedisLayout();
     // Few retries: a request while Redis is down fails within seconds (503) instead of hanging.
-    this.redis = new Redis(o.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: false });
+    this.redis = new Redis(redisOptions(o.redisUrl, { maxRetriesPerRequest: 1 }));
     this.redis.on('error', () => {});
     this.flows = new FlowProducer({ connection: this.connection() });
+    this.flows.on('error', () => {});
   }
 
-  private connection(): Redis {
-    const c = new Redis(this.o.redisUrl, { maxRetriesPerRequest: 1 });
-    c.on('error', () => {});
-    return c;
+  private connection() {
+    return redisOptions(this.o.redisUrl, { maxRetriesPerRequest: 1 });
   }
 
   private queuesOf(model: string) {
@@ -77,7 +77,7 @@ export class RedisJobQueue implements JobQueue {
       const patches = new Queue(this.layout.patchesQueue(model), { connection: this.connection() });
       jobs.on('error', () => {});
       patches.on('error', () => {});
-      const events = new QueueEvents(this.layout.jobsQueue(model), { connection: { url: this.o.redisUrl, maxRetriesPerRequest: null } as never });
+      const events = new QueueEvents(this.layout.jobsQueue(model), { connection: redisOptions(this.o.redisUrl, { maxRetriesPerRequest: null }) });
       events.on('error', () => {});
       events.on('completed', ({ jobId, returnvalue }) => void this.observeFinished(jobs, jobId, 'done', returnvalue));
       events.on('failed', ({ jobId }) => void this.observeFinished(jobs, jobId, 'failed'));

@@ -2,6 +2,7 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { decodePatch, encodePatch } from './patchCodec.js';
 import { type JobReturn, type PatchJobData, type UpscaleJobData } from './redisJobQueue.js';
+import { redisOptions } from './redisConnection.js';
 import { RedisLayout } from './redisLayout.js';
 import { type WorkerTuning } from './serviceConfig.js';
 import { type JobControl, type ServiceModel } from './serviceModel.js';
@@ -31,8 +32,8 @@ const PROGRESS_INTERVAL_MS = 250;
 export async function startRedisWorker(model: ServiceModel, o: RedisWorkerOptions): Promise<RedisWorker> {
   const L = o.layout ?? new RedisLayout();
   const name = model.descriptor.name;
-  const redis = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
-  const sub = new Redis(o.redisUrl, { maxRetriesPerRequest: null });
+  const redis = new Redis(redisOptions(o.redisUrl, { maxRetriesPerRequest: null }));
+  const sub = new Redis(redisOptions(o.redisUrl, { maxRetriesPerRequest: null }));
   redis.on('error', () => {});
   sub.on('error', () => {});
   await redis.hset(L.models, name, JSON.stringify(model.descriptor));
@@ -45,7 +46,7 @@ export async function startRedisWorker(model: ServiceModel, o: RedisWorkerOption
     maxStalledCount: o.attempts,
     autorun: false,
   };
-  const conn = () => ({ connection: new Redis(o.redisUrl, { maxRetriesPerRequest: null }) });
+  const conn = () => ({ connection: redisOptions(o.redisUrl, { maxRetriesPerRequest: null }) });
 
   const control = (job: Job, signal: AbortSignal | undefined, steps: number[]): JobControl => {
     let last = 0;
