@@ -58,7 +58,7 @@ export async function startRedis(): Promise<RedisServer> {
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
-        if (execFileSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).trim() === 'PONG') return;
+        if (execFileSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() === 'PONG') return;
       } catch {
         // not up yet
       }
