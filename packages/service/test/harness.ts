@@ -169,7 +169,7 @@ export async function waitForJob(base: string, id: string, timeoutMs = 60_000, h
 
 /** `POST /v1/upscale` of `body` with the query `q`. */
 export async function submit(base: string, body: Buffer, q: Record<string, string | number>, headers: Record<string, string> = {}): Promise<Response> {
-  const qs = new URLSearchParams(Object.entries(q).map(([k, v]) => [k, String(v)])).toString();
+  const qs = new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => [k, String(v)])).toString();
   return fetch(`${base}/v1/upscale${qs ? `?${qs}` : ''}`, { method: 'POST', body, headers: { 'content-type': 'image/png', ...headers } });
 }
 
