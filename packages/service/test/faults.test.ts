@@ -56,6 +56,34 @@ test.serial('SIGTERM drains a worker: its running job finishes, then it exits 0'
   workers = [workers.find((x) => x !== w)!, await startWorker()];
 });
 
+test.serial('DELETE cancels on Redis: a queued job at once, a running one at its next step on its worker', async (t) => {
+  const img = await png(8, 8, 3);
+  const running = (await (await submit(base, img, LONG)).json()) as { id: string };
+  const w = await runningOn(running.id, workers);
+  const t0 = performance.now();
+  const c = await fetch(`${base}/v1/jobs/${running.id}`, { method: 'DELETE' });
+  t.is(c.status, 200);
+  t.is(((await c.json()) as { status: string }).status, 'cancelled');
+  for (let i = 0; i < 500 && !jobRe(running.id, 'cancelled').test(w.stderr()); i++) await sleep(20);
+  t.regex(w.stderr(), jobRe(running.id, 'cancelled'), 'the worker aborted it');
+  t.log(`running job aborted on its worker ${((performance.now() - t0) / 1000).toFixed(2)} s after DELETE`);
+  t.is(((await (await fetch(`${base}/v1/jobs/${running.id}`)).json()) as { status: string }).status, 'cancelled');
+  t.is((await fetch(`${base}/v1/jobs/${running.id}/result`)).status, 409);
+  // Both workers stopped: a job stays queued and is cancelled before any worker sees it.
+  for (const x of workers) x.child.kill('SIGSTOP');
+  let queued: { id: string };
+  try {
+    queued = (await (await submit(base, img, { steps: 2, 'input-size': 32 })).json()) as { id: string };
+    t.is(((await (await fetch(`${base}/v1/jobs/${queued.id}`)).json()) as { status: string }).status, 'queued');
+    t.is(((await (await fetch(`${base}/v1/jobs/${queued.id}`, { method: 'DELETE' })).json()) as { status: string }).status, 'cancelled');
+  } finally {
+    for (const x of workers) x.child.kill('SIGCONT');
+  }
+  await sleep(500);
+  t.is(((await (await fetch(`${base}/v1/jobs/${queued.id}`)).json()) as { status: string }).status, 'cancelled');
+  t.false(workers.some((x) => jobRe(queued.id, 'upscale started').test(x.stderr())), 'no worker ran the cancelled job');
+});
+
 test.serial('a full queue answers 429 with Retry-After; every accepted job completes', async (t) => {
   const limited = await startCli(['serve', '--redis', redis.url, '--port', '0', '--max-queued', '3'], /listening on (http:\/\/127\.0\.0\.1:\d+)/);
   others.push(limited);
