@@ -31,6 +31,8 @@ export const MAIN_HELP = `stablesr — latent-diffusion super-resolution (Stable
 
 Usage:
   stablesr upscale <input> <output> --checkpoint FILE [options]   4× super-resolution of an image or a folder
+  stablesr serve [--redis URL] [--port P] [--token T] [model flags]   HTTP API: upscale jobs, in process or on Redis
+  stablesr worker --redis URL [--concurrency N] [model flags]      run the jobs of a Redis-backed serve
   stablesr train --data DIR --out DIR --steps N [options]         train an IR-SDE upscaler on a folder of photos
   stablesr generate --prompt TEXT --checkpoint FILE --latents-out FILE.safetensors [options]
                                                                   text-to-latent generation (SD 2.x)
@@ -156,3 +158,54 @@ and training-curve.png. Running the same command again resumes from the last che
   --engine, --threads   engine for validation sampling (training itself runs on tfjs)
   --json                print {"startStep","step","loss","valPsnr","checkpoint"} at the end
   --quiet               no progress line`;
+
+const MODEL_HELP = `Model (as for upscale; serve takes them only without --redis):
+  --checkpoint FILE  --model stablesr|irsde  --cfw FILE  --config FILE  --cfw-config FILE  --text-encoder FILE
+  --tokenizer FILE|DIR  --preset 512|768v  --vae-tile-size N  --weights W  --backend B
+  --name NAME              the name requests select it by (?model=NAME; default: stablesr, irsde, or default)
+${ENGINE_HELP}`;
+
+/** `stablesr serve --help`. */
+export const SERVE_HELP = `stablesr serve [--redis URL] [--host H] [--port P] [--token T] [limits] [model flags]
+
+A JSON HTTP API for upscaling (OpenAPI document at GET /openapi.json):
+  POST   /v1/upscale?scale=4&steps=50&…   body: the image bytes (Content-Type: image/*); query parameters are
+                                          upscale's flags (and model=NAME when several models are loaded)
+                                          → 202 {"id", "status": "queued"}
+  GET    /v1/jobs/ID                      → {"id", "status", "progress", "etaSeconds", "error", "outputSize"}
+  GET    /v1/jobs/ID/result               → the PNG (409 while not done, 404 unknown)
+  DELETE /v1/jobs/ID                      cancels (a running job stops at its next step)
+  GET    /healthz, /metrics (Prometheus), /openapi.json
+
+  --redis URL              jobs on Redis (BullMQ): stablesr worker processes run them, on any machines;
+                           without it, the model loads here and jobs run in this process (not durable)
+  --host H                 address to listen on (default 127.0.0.1)
+  --port P                 port (default 8080; 0 picks a free one, printed)
+  --token T                every route but /healthz needs "Authorization: Bearer T" (≥ 16 characters;
+                           also STABLESR_TOKEN)
+  --max-body-mb M          largest upload (default 20)
+  --max-pixels N           largest input, width × height, read off the header (default 16777216)
+  --max-queued N           waiting jobs above which submissions get 429 + Retry-After (default 100)
+  --result-ttl S           seconds results are kept (default 3600)
+  --concurrency N          in-process mode: jobs run at once (default 1)
+  --attempts N             Redis mode: tries per job or patch, killed workers included (default 3)
+${MODEL_HELP}
+
+SIGTERM or Ctrl-C drains: no new requests; in-process jobs that run finish.`;
+
+/** `stablesr worker --help`. */
+export const WORKER_HELP = `stablesr worker --redis URL [--concurrency N] [model flags]
+
+Loads the model and runs the jobs a "stablesr serve --redis URL" accepts; start as many as there are machines.
+An image of several StableSR pixel patches is split: each patch is a job of its own (any worker), and one
+worker blends them (the same bytes as one process).
+
+  --redis URL              the Redis the service uses (redis://host:port)
+  --concurrency N          jobs, and separately patches, run at once (default 1)
+  --lock-seconds S         a job's lock; a killed worker's jobs go to another worker after about this long
+                           plus --stalled-seconds (default 120; keep it above one network evaluation on tfjs)
+  --stalled-seconds S      how often to look for jobs of dead workers (default 30)
+  --attempts N             tries per job counted on this side for stalled jobs (default 3)
+${MODEL_HELP}
+
+SIGTERM or Ctrl-C drains: running jobs finish, queued ones stay for other workers.`;

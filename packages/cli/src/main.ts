@@ -5,10 +5,13 @@ import { convertCommand } from './commands/convert.js';
 import { generateCommand } from './commands/generate.js';
 import { formatInspect, inspectWeights } from './commands/inspect.js';
 import { parityCommand } from './commands/parity.js';
+import { serveCommand } from './commands/serve.js';
 import { upscaleCommand } from './commands/upscale.js';
+import { workerCommand } from './commands/worker.js';
 import { TRAIN_HELP, parseTrainArgs, trainCommand } from './commands/train.js';
 import { parseGenerateArgs } from './generateOptions.js';
-import { GENERATE_HELP, MAIN_HELP, UPSCALE_HELP } from './help.js';
+import { GENERATE_HELP, MAIN_HELP, SERVE_HELP, UPSCALE_HELP, WORKER_HELP } from './help.js';
+import { parseServeArgs, parseWorkerArgs } from './serviceOptions.js';
 import { ENGINE_FLAGS, parseEngineFlags } from './options/engineOptions.js';
 import { parseUpscaleArgs } from './upscaleOptions.js';
 import { UsageError } from './usageError.js';
@@ -38,6 +41,22 @@ export async function main(argv: string[], io: CliIo = defaultIo): Promise<numbe
           return 0;
         }
         return await upscaleCommand(opts, io);
+      }
+      case 'serve': {
+        const opts = parseServeArgs(rest);
+        if (opts === 'help') {
+          io.out(SERVE_HELP);
+          return 0;
+        }
+        return await serveCommand(opts, io);
+      }
+      case 'worker': {
+        const opts = parseWorkerArgs(rest);
+        if (opts === 'help') {
+          io.out(WORKER_HELP);
+          return 0;
+        }
+        return await workerCommand(opts, io);
       }
       case 'generate': {
         const opts = parseGenerateArgs(rest);

@@ -33,3 +33,7 @@ export * from './srPlan.js';
 export * from './checkpointShapes.js';
 export * from './upscaleRun.js';
 export * from './upscale.js';
+export * from './patchNoise.js';
+export * from './patchAssembly.js';
+export * from './patchBlender.js';
+export * from './upscalePlan.js';

@@ -17,7 +17,9 @@ import {
 import { type ColorFixKind, applyColorFix } from './colorFix.js';
 import { type Conditioning, windowEvaluator } from './guidedDenoiser.js';
 import { canvasWindow } from './canvasWindow.js';
-import { type CanvasColumns, PatchBlender } from './patchBlender.js';
+import { PatchBlender } from './patchBlender.js';
+import { PatchAssembly } from './patchAssembly.js';
+import { type PatchNoise } from './patchNoise.js';
 import { type CanvasGeometry, postprocessCanvas, preprocessCanvas, preprocessCenterCrop, toUnitRange } from './preprocess.js';
 import { type LatentPosterior, type SRModels, disposePosterior } from './srModels.js';
 import { type SRPlan, latentFitsOneTile, planSuperResolve } from './srPlan.js';
@@ -286,6 +288,12 @@ export interface SuperResolveOptions extends CanvasRunOptions {
   /** Pixel patches (`--vqgantile_size`, `--vqgantile_stride`) for canvases above the patch size. */
   patchSize: number;
   patchStride: number;
+  /**
+   * The noise of each pixel patch of a multi-patch plan (e.g. {@link seededPatchNoise}: patches computable
+   * anywhere, see {@link patchSeed}). Default: `noise`, one stream drawn through the patches in plan order (the
+   * recorded draws of the reference).
+   */
+  patchNoise?: PatchNoise;
 }
 
 type RunOptions = SuperResolveOptions & { schedule: ScheduleParams };
@@ -308,31 +316,36 @@ export function planFor(models: Pick<SRModels, 'downsampling' | 'unetDownFactor'
 const planned = (p: SamplingParams, plan: SRPlan): SamplingParams => ({ ...p, tileSize: plan.tileSize, tileOverlap: plan.tileOverlap });
 
 /**
- * Canvases above the patch size, patch by patch (README 7.13, `ImageSpliterTh`): every patch's canvas window is
- * computed from the LR image ({@link canvasWindow}), sampled, decoded and colour-fixed on its own
- * ({@link superResolveWindow}), downloaded and blended on the host ({@link PatchBlender}), which hands finished
- * columns (canvas values in [-1, 1]) to `emit`. The backend never holds more than one patch's working set.
+ * Pixel patch `index` of a multi-patch plan (README 7.13, `ImageSpliterTh`): its canvas window computed from the LR
+ * image ({@link canvasWindow}), sampled, decoded and colour-fixed on its own ({@link superResolveWindow}) with
+ * `noise`, and downloaded: NHWC `[batch, h, w, C]` in [-1, 1], ready for {@link PatchAssembly}. Patches are
+ * independent, so any process holding the same models computes the same values for the same noise.
  */
-async function superResolvePatches(models: SRModels, lr: tf.Tensor4D, plan: SRPlan, cond: Conditioning, p: SamplingParams, sched: SamplerSchedules, opts: SuperResolveOptions, emit: (cols: CanvasColumns) => void): Promise<void> {
-  const b = lr.shape[0];
-  const c = lr.shape[3];
-  const blender = new PatchBlender(b, plan.inputHeight, plan.inputWidth, c, plan.patches, plan.recipe.patchBlend, emit);
+export async function superResolvePatch(models: SRModels, lr: tf.Tensor4D, plan: SRPlan, index: number, cond: Conditioning, p: SamplingParams, sched: SamplerSchedules, opts: CanvasRunOptions): Promise<Float32Array> {
+  const q = plan.patches[index];
+  if (!q || !plan.geometry) throw new Error(`superResolvePatch: patch ${index} is not in the plan (${plan.patches.length} patches${plan.geometry ? '' : ', not a canvas plan'})`);
+  const patch = canvasWindow(lr, plan.geometry, q);
+  let out: tf.Tensor4D;
+  try {
+    out = await superResolveWindow(models, patch, cond, plan.recipe, planned(p, plan), sched, opts);
+  } finally {
+    patch.dispose();
+  }
+  try {
+    return await out.data<'float32'>();
+  } finally {
+    out.dispose();
+  }
+}
+
+/**
+ * Canvases above the patch size, patch by patch: each {@link superResolvePatch} (with `patchNoise(i)` when given,
+ * else the one `noise` stream), handed to `add` in plan order. The backend never holds more than one patch's working set.
+ */
+async function superResolvePatches(models: SRModels, lr: tf.Tensor4D, plan: SRPlan, cond: Conditioning, p: SamplingParams, sched: SamplerSchedules, opts: SuperResolveOptions, add: (data: Float32Array) => void): Promise<void> {
   for (let i = 0; i < plan.patches.length; i++) {
     const q = plan.patches[i]!;
-    const patch = canvasWindow(lr, plan.geometry!, q);
-    let out: tf.Tensor4D;
-    try {
-      out = await superResolveWindow(models, patch, cond, plan.recipe, planned(p, plan), sched, opts);
-    } finally {
-      patch.dispose();
-    }
-    let data: Float32Array;
-    try {
-      data = await out.data<'float32'>();
-    } finally {
-      out.dispose();
-    }
-    blender.add(data);
+    add(await superResolvePatch(models, lr, plan, i, cond, p, sched, { ...opts, noise: opts.patchNoise?.(i) ?? opts.noise }));
     opts.onProgress?.({ stage: 'patch', done: i + 1, total: plan.patches.length, detail: { y0: q.y0, x0: q.x0 } });
   }
 }
@@ -367,9 +380,10 @@ export async function superResolve(models: SRModels, lr: tf.Tensor4D, cond: Cond
     const hp = plan.inputHeight;
     const wp = plan.inputWidth;
     const all = new Float32Array(b * hp * wp * c);
-    await superResolvePatches(models, lr, plan, cond, p, sched, opts, ({ x0, width, data }) => {
+    const blender = new PatchBlender(b, hp, wp, c, plan.patches, plan.recipe.patchBlend, ({ x0, width, data }) => {
       for (let r = 0; r < b * hp; r++) all.set(data.subarray(r * width * c, (r + 1) * width * c), (r * wp + x0) * c);
     });
+    await superResolvePatches(models, lr, plan, cond, p, sched, opts, (data) => blender.add(data));
     fixed = tf.tensor4d(all, [b, hp, wp, c]);
   }
   try {
@@ -389,10 +403,10 @@ export interface OutputStrip {
 
 /**
  * {@link superResolve} delivering the output as column strips (left to right) instead of one tensor, for
- * images above the patch size: patch outputs are blended on the host and post-processed
- * (`clamp((x + 1)/2, 0, 1)`, crop) column by column, so neither the upscaled canvas nor the output is ever
- * whole, in the backend or on the host; the caller decides where the strips go (e.g. straight into 8-bit
- * samples). One-window plans, and inputs upscaled beyond `upscale` (their output is a bicubic
+ * images above the patch size: each {@link superResolvePatch} goes into a {@link PatchAssembly}, which blends on
+ * the host and post-processes (`clamp((x + 1)/2, 0, 1)`, crop) column by column, so neither the upscaled canvas
+ * nor the output is ever whole, in the backend or on the host; the caller decides where the strips go (e.g.
+ * straight into 8-bit samples). One-window plans, and inputs upscaled beyond `upscale` (their output is a bicubic
  * downscale of the whole canvas, at most `inputSize` + 32 pixels on its short side), come as one strip.
  * Returns the output size and the plan that ran.
  */
@@ -406,8 +420,7 @@ export async function superResolveStrips(
 ): Promise<{ height: number; width: number; plan: SRPlan }> {
   const [b, h, w, c] = lr.shape;
   const plan = planFor(models, h, w, p, opts);
-  const g = plan.geometry;
-  if (plan.patches.length === 1 || !g || g.upsampleScale > g.upscale) {
+  if (plan.patches.length === 1) {
     const { image } = await superResolve(models, lr, cond, p, opts);
     try {
       const [, oh, ow] = image.shape;
@@ -419,26 +432,8 @@ export async function superResolveStrips(
   }
   checkTiling(p);
   const sched = buildSchedules(opts.schedule, p.sampler, p.steps, p.eta);
-  const hp = plan.inputHeight;
-  const oh = plan.outputHeight;
-  const ow = plan.outputWidth;
-  await superResolvePatches(models, lr, plan, cond, p, sched, opts, ({ x0, width, data }) => {
-    const x1 = Math.min(x0 + width, ow);
-    if (x1 <= x0) return;
-    const sw = x1 - x0;
-    const out = new Float32Array(b * oh * sw * c);
-    for (let bb = 0; bb < b; bb++) {
-      for (let y = 0; y < oh; y++) {
-        const src = (bb * hp + y) * width * c;
-        const dst = (bb * oh + y) * sw * c;
-        // postprocessCanvas without the downscale: clamp((x + 1) / 2, 0, 1) in float32.
-        for (let k = 0; k < sw * c; k++) {
-          const v = Math.fround(Math.fround(data[src + k]! + 1) / 2);
-          out[dst + k] = v > 1 ? 1 : v >= 0 ? v : 0;
-        }
-      }
-    }
-    write({ x0, width: sw, height: oh, data: out });
-  });
-  return { height: oh, width: ow, plan };
+  const assembly = new PatchAssembly(plan, b, c, write);
+  await superResolvePatches(models, lr, plan, cond, p, sched, opts, (data) => assembly.add(data));
+  const size = await assembly.finish();
+  return { ...size, plan };
 }

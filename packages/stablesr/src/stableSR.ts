@@ -6,9 +6,13 @@ import { OutputImage } from './outputImage.js';
 import { type PromptEncoder } from './promptEncoder.js';
 import { type SRModels } from './srModels.js';
 import { type SRNetworks } from './srNetworks.js';
-import { planFor, superResolveStrips } from './srPipeline.js';
+import { PatchAssembly } from './patchAssembly.js';
+import { seededPatchNoise } from './patchNoise.js';
+import { type SRPlan } from './srPlan.js';
+import { buildSchedules, planFor, superResolvePatch, superResolveStrips } from './srPipeline.js';
+import { type PatchOutput, type UpscalePlan } from './upscalePlan.js';
 import { type StableSRConfig } from './stableSRConfig.js';
-import { type UpscaleInput, decodeInput } from './upscaleInput.js';
+import { type DecodedInput, type UpscaleInput, decodeInput } from './upscaleInput.js';
 import { type ResolvedUpscaleOptions, type UpscaleOptions, resolveUpscaleOptions } from './upscaleOptions.js';
 import { instrumentModels } from './upscaleProgress.js';
 import { upscaleRun } from './upscaleRun.js';
@@ -92,29 +96,31 @@ export class StableSR {
     const o = this.resolveOptions(options);
     throwIfAborted(options.signal);
     const decoded = await decodeInput(input);
-    const owned: tf.Tensor[] = decoded.owned ? [decoded.rgb] : [];
-    if (decoded.alpha) owned.push(decoded.alpha);
+    const owned = ownedTensors(decoded);
     try {
       const [, h, w] = decoded.rgb.shape;
       const { sampling: p, run } = upscaleRun(o, this.config);
       // The pipeline's own plan: the progress total is the evaluations it will run.
       const plan = planFor(this.nets.models, h, w, p, run);
+      const size = outputSize(plan, w, h, o.scale);
 
       const onProgress = options.onProgress;
       const net = instrumentModels(this.nets.models, () => this.nets.buildSeconds(), plan.evaluations, onProgress);
       const cond = await this.conditioning(o);
       owned.push(cond.context, ...(cond.uncondContext ? [cond.uncondContext] : []));
       const noise = options.noise ?? new SeededNoise(o.seed);
-      const out = new OutputImage(Math.min(plan.outputWidth, Math.trunc(w * o.scale)), Math.min(plan.outputHeight, Math.trunc(h * o.scale)), decoded.alpha !== undefined, o);
-      const size = await superResolveStrips(
+      const out = new OutputImage(size.width, size.height, decoded.alpha !== undefined, o);
+      const ran = await superResolveStrips(
         net.models,
         decoded.rgb,
         cond,
         p,
         {
           ...run,
-          schedule: { linearStart: this.config.linear_start, linearEnd: this.config.linear_end, timesteps: this.config.timesteps },
+          schedule: this.schedule,
           noise,
+          // Seeded runs draw each pixel patch from its own stream, so that upscalePatch computes the same patch alone.
+          ...(options.noise ? {} : { patchNoise: seededPatchNoise(o.seed) }),
           fidelity: o.fidelity,
           colorFix: o.colorFix,
           signal: options.signal,
@@ -122,7 +128,7 @@ export class StableSR {
         },
         (strip) => out.write(strip),
       );
-      if (size.height < out.height || size.width < out.width) throw new Error(`internal: output ${size.width}×${size.height} smaller than ${out.width}×${out.height}`);
+      if (ran.height < out.height || ran.width < out.width) throw new Error(`internal: output ${ran.width}×${ran.height} smaller than ${out.width}×${out.height}`);
       if (decoded.alpha) await out.attachAlpha(decoded.alpha);
       const seconds = (performance.now() - t0) / 1000;
       net.timings.total = seconds;
@@ -145,6 +151,88 @@ export class StableSR {
     }
   }
 
+  /**
+   * The plan of upscaling a `width × height` image with `options`: number math only, nothing runs. Throws on bad
+   * options like {@link StableSR.upscale} (an {@link OptionError} naming the option).
+   */
+  plan(width: number, height: number, options: UpscaleOptions = {}): UpscalePlan {
+    this.assertLive();
+    if (!Number.isInteger(width) || width < 1 || !Number.isInteger(height) || height < 1) throw new Error(`plan: image size must be positive whole numbers, got ${width}×${height}`);
+    const o = this.resolveOptions(options);
+    const { sampling, run } = upscaleRun(o, this.config);
+    const plan = planFor(this.nets.models, height, width, sampling, run);
+    return { options: o, plan, inputWidth: width, inputHeight: height, ...outputSize(plan, width, height, o.scale), patches: plan.patches.length };
+  }
+
+  /**
+   * One pixel patch of a multi-patch {@link StableSR.plan}, computed on its own: the same values as that patch of
+   * {@link StableSR.upscale} with the same input and options (each patch draws its own seeded stream, see
+   * `patchSeed`), so patches can run in other processes and be blended by {@link StableSR.blendPatches}.
+   * Progress counts this patch's U-Net evaluations. Explicit `noise` is refused (one stream cannot be split).
+   */
+  async upscalePatch(input: UpscaleInput, index: number, options: UpscaleOptions = {}): Promise<PatchOutput> {
+    this.assertLive();
+    if (options.noise !== undefined) throw new Error('upscalePatch: option noise cannot be split into patches; give a seed');
+    const o = this.resolveOptions(options);
+    throwIfAborted(options.signal);
+    const decoded = await decodeInput(input);
+    const owned = ownedTensors(decoded);
+    try {
+      const [, h, w] = decoded.rgb.shape;
+      const { sampling: p, run } = upscaleRun(o, this.config);
+      const plan = planFor(this.nets.models, h, w, p, run);
+      if (plan.patches.length < 2) throw new Error(`upscalePatch: a ${w}×${h} image with these options is one window, not several patches; use upscale()`);
+      if (!Number.isInteger(index) || index < 0 || index >= plan.patches.length) throw new Error(`upscalePatch: patch index must be 0…${plan.patches.length - 1}, got ${index}`);
+      const onProgress = options.onProgress;
+      const net = instrumentModels(this.nets.models, () => this.nets.buildSeconds(), plan.steps * plan.tilesPerStep[index]!, onProgress);
+      const cond = await this.conditioning(o);
+      owned.push(cond.context, ...(cond.uncondContext ? [cond.uncondContext] : []));
+      const sched = buildSchedules(this.schedule, p.sampler, p.steps, p.eta);
+      const data = await superResolvePatch(net.models, decoded.rgb, plan, index, cond, p, sched, {
+        noise: seededPatchNoise(o.seed)(index),
+        fidelity: o.fidelity,
+        colorFix: o.colorFix,
+        signal: options.signal,
+        ...(onProgress ? { onProgress: (e) => e.stage !== 'sample' && e.stage !== 'tile' && onProgress(e) } : {}),
+      });
+      const q = plan.patches[index]!;
+      return { index, height: q.h, width: q.w, data };
+    } finally {
+      tf.dispose(owned);
+    }
+  }
+
+  /**
+   * The output image from every patch of a multi-patch plan (in plan order, as {@link StableSR.upscalePatch} gave
+   * them): blended and post-processed exactly as {@link StableSR.upscale} does, so the bytes are the same.
+   * `input` is the same image (its size fixes the plan; its alpha, if any, is resized onto the output).
+   */
+  async blendPatches(input: UpscaleInput, patches: readonly PatchOutput[], options: UpscaleOptions = {}): Promise<Pick<UpscaleResult, 'image' | 'width' | 'height' | 'inputWidth' | 'inputHeight'>> {
+    this.assertLive();
+    const o = this.resolveOptions(options);
+    const decoded = await decodeInput(input);
+    const owned = ownedTensors(decoded);
+    try {
+      const [, h, w] = decoded.rgb.shape;
+      const { sampling: p, run } = upscaleRun(o, this.config);
+      const plan = planFor(this.nets.models, h, w, p, run);
+      if (patches.length !== plan.patches.length) throw new Error(`blendPatches: the plan has ${plan.patches.length} patches, got ${patches.length}`);
+      const size = outputSize(plan, w, h, o.scale);
+      const out = new OutputImage(size.width, size.height, decoded.alpha !== undefined, o);
+      const assembly = new PatchAssembly(plan, 1, 3, (strip) => out.write(strip));
+      patches.forEach((q, i) => {
+        const box = plan.patches[i]!;
+        if (q.index !== i || q.height !== box.h || q.width !== box.w || q.data.length !== box.h * box.w * 3) throw new Error(`blendPatches: patch ${i} is ${q.width}×${q.height} (index ${q.index}, ${q.data.length} values), the plan's is ${box.w}×${box.h}`);
+        assembly.add(q.data);
+      });
+      await assembly.finish();
+      if (decoded.alpha) await out.attachAlpha(decoded.alpha);
+      return { image: out.image(), width: out.width, height: out.height, inputWidth: w, inputHeight: h };
+    } finally {
+      tf.dispose(owned);
+    }
+  }
+
   /** Releases every tensor and closes the weight files. Further calls throw. */
   dispose(): void {
     if (this.disposed) return;
@@ -152,6 +240,10 @@ export class StableSR {
     this.nets.dispose();
     this.text.dispose();
     for (const f of this.files) f.close();
+  }
+
+  private get schedule() {
+    return { linearStart: this.config.linear_start, linearEnd: this.config.linear_end, timesteps: this.config.timesteps };
   }
 
   private async conditioning(o: ResolvedUpscaleOptions): Promise<Conditioning> {
@@ -172,4 +264,16 @@ export class StableSR {
   private assertLive(): void {
     if (this.disposed) throw new Error('StableSR used after dispose()');
   }
+}
+
+/** The tensors of a decoded input that the call made and must dispose. */
+function ownedTensors(d: DecodedInput): tf.Tensor[] {
+  const owned: tf.Tensor[] = d.owned ? [d.rgb] : [];
+  if (d.alpha) owned.push(d.alpha);
+  return owned;
+}
+
+/** The API's output: `trunc(W·scale) × trunc(H·scale)`, at most what the pipeline delivers. */
+function outputSize(plan: SRPlan, w: number, h: number, scale: number): { width: number; height: number } {
+  return { width: Math.min(plan.outputWidth, Math.trunc(w * scale)), height: Math.min(plan.outputHeight, Math.trunc(h * scale)) };
 }

@@ -1,0 +1,104 @@
+import { OptionError, type OptionLabel, UPSCALE_OPTION_SPECS, parseUpscaleOptionStrings, planFor, upscaleRun, validateUpscaleOptions } from '@stablesr/stablesr';
+import { type IrsdeDescriptor, type ModelDescriptor, type StableSRDescriptor } from './modelDescriptor.js';
+import { RequestError } from './requestError.js';
+
+/** Options of one request as plain JSON values (they travel in the job), named as the library names them. */
+export type RequestOptions = Readonly<Record<string, string | number>>;
+
+/** A validated request: which model, its options, and what the run will be. */
+export interface UpscaleRequest {
+  model: string;
+  options: RequestOptions;
+  inputWidth: number;
+  inputHeight: number;
+  outputWidth: number;
+  outputHeight: number;
+  /** Pixel patches (StableSR canvas plans above the patch size); above 1 the job is split, one child job per patch. */
+  patches: number;
+}
+
+/** Query parameters are named like the CLI's flags. */
+const QUERY_LABEL: OptionLabel = (s) => `query parameter ${s.flag}`;
+
+/** The IR-SDE options a request takes, with the CLI's names and ranges. */
+const IRSDE_PARAMS: Readonly<Record<string, { name: string; min: number; max: number } | { name: string; choices: readonly string[] }>> = {
+  scale: { name: 'scale', min: 1, max: 16 },
+  steps: { name: 'steps', min: 1, max: 10000 },
+  sampler: { name: 'sampler', choices: ['sde', 'posterior'] },
+  seed: { name: 'seed', min: 0, max: 0xffffffff },
+  'tile-size': { name: 'tileSize', min: 8, max: 1 << 16 },
+  'tile-overlap': { name: 'tileOverlap', min: 0, max: 1 << 16 },
+};
+
+/**
+ * Validates the query of `POST /v1/upscale` against the chosen model (the `model` parameter, or the only model)
+ * and plans the run for an input of `width × height`. Every refusal is a 400 {@link RequestError} naming the
+ * parameter: unknown, malformed, out of range, or in conflict with another.
+ */
+export function prepareUpscaleRequest(models: readonly ModelDescriptor[], query: Readonly<Record<string, unknown>>, width: number, height: number): UpscaleRequest {
+  const strings: Record<string, string> = {};
+  for (const [k, v] of Object.entries(query)) {
+    if (typeof v !== 'string') throw new RequestError(400, `query parameter ${k} given more than once`);
+    strings[k] = v;
+  }
+  const { model: name, ...rest } = strings;
+  const model = chooseModel(models, name);
+  return model.family === 'stablesr' ? prepareStableSR(model, rest, width, height) : prepareIrsde(model, rest, width, height);
+}
+
+function chooseModel(models: readonly ModelDescriptor[], name: string | undefined): ModelDescriptor {
+  if (models.length === 0) throw new RequestError(503, 'no model is loaded yet: start a worker (stablesr worker --redis URL …)', { 'retry-after': '5' });
+  if (name === undefined) {
+    if (models.length === 1) return models[0]!;
+    throw new RequestError(400, `query parameter model is required: several models are loaded (${models.map((m) => m.name).join(', ')})`);
+  }
+  const m = models.find((x) => x.name === name);
+  if (!m) throw new RequestError(400, `query parameter model must be one of ${models.map((x) => x.name).join(', ')}, got "${name}"`);
+  return m;
+}
+
+const STABLESR_FLAGS = new Set(UPSCALE_OPTION_SPECS.map((s) => s.flag));
+
+function prepareStableSR(m: StableSRDescriptor, query: Record<string, string>, width: number, height: number): UpscaleRequest {
+  for (const k of Object.keys(query)) if (!STABLESR_FLAGS.has(k)) throw new RequestError(400, `unknown query parameter ${k} (model ${m.name} takes: model, ${[...STABLESR_FLAGS].join(', ')})`);
+  try {
+    const values = parseUpscaleOptionStrings(query, QUERY_LABEL);
+    const o = validateUpscaleOptions(values, m.limits);
+    const { sampling, run } = upscaleRun(o, { parameterization: m.parameterization });
+    const plan = planFor(m.plan, height, width, sampling, run);
+    return {
+      model: m.name,
+      options: values as RequestOptions,
+      inputWidth: width,
+      inputHeight: height,
+      // As StableSR.upscale: trunc(W·scale) × trunc(H·scale), at most the pipeline's output.
+      outputWidth: Math.min(plan.outputWidth, Math.trunc(width * o.scale)),
+      outputHeight: Math.min(plan.outputHeight, Math.trunc(height * o.scale)),
+      patches: plan.patches.length,
+    };
+  } catch (e) {
+    if (e instanceof OptionError) throw new RequestError(400, e.describe(QUERY_LABEL));
+    throw e;
+  }
+}
+
+function prepareIrsde(m: IrsdeDescriptor, query: Record<string, string>, width: number, height: number): UpscaleRequest {
+  const options: Record<string, string | number> = {};
+  for (const [k, raw] of Object.entries(query)) {
+    const p = IRSDE_PARAMS[k];
+    if (!p) throw new RequestError(400, `unknown query parameter ${k} (model ${m.name} is an IR-SDE model; it takes: model, ${Object.keys(IRSDE_PARAMS).join(', ')})`);
+    if ('choices' in p) {
+      if (!p.choices.includes(raw)) throw new RequestError(400, `query parameter ${k} must be one of ${p.choices.join(', ')}, got "${raw}"`);
+      options[p.name] = raw;
+      continue;
+    }
+    if (!/^[+-]?\d+$/.test(raw.trim())) throw new RequestError(400, `query parameter ${k} must be a whole number, got "${raw}"`);
+    const v = Number(raw);
+    if (v < p.min || v > p.max) throw new RequestError(400, `query parameter ${k} must be ${v < p.min ? `≥ ${p.min}` : `≤ ${p.max}`}, got ${raw}`);
+    options[p.name] = v;
+  }
+  if (options.tileSize !== undefined && options.tileOverlap !== undefined && options.tileOverlap >= options.tileSize) throw new RequestError(400, `query parameter tile-overlap must be smaller than tile-size (${options.tileSize}), got ${options.tileOverlap}`);
+  const scale = (options.scale as number | undefined) ?? m.trainedScale ?? m.defaultScale;
+  if (m.trainedScale !== undefined && scale !== m.trainedScale) throw new RequestError(400, `query parameter scale must be ${m.trainedScale} for model ${m.name} (it was trained for ×${m.trainedScale}), got ${scale}`);
+  return { model: m.name, options, inputWidth: width, inputHeight: height, outputWidth: width * scale, outputHeight: height * scale, patches: 1 };
+}
