@@ -61,7 +61,9 @@ Weights:
                            is read off the keys
   --model stablesr|irsde   force the model family instead
                            An IR-SDE model takes --scale (4), --steps (its T, 100), --sampler sde|posterior
-                           (posterior), --seed, --tile-size (256 px) and --tile-overlap (tile/4) only.
+                           (posterior), --temperature 0…2 (scale of the sampler's noise, 1; 0 = deterministic),
+                           --seed, --tile-size (256 px) and --tile-overlap (tile/4) only; a model trained by
+                           stablesr (the default one too) brings its own defaults for these.
   --cfw FILE               CFW autoencoder vqgan_cfw_00011.ckpt (without it: plain VAE decoder, --fidelity unused)
   --preset 512|768v        built-in model configuration (default 512); the 768 model needs --preset 768v,
                            it cannot be told apart from its weights

@@ -1,7 +1,7 @@
 import { weightKeysIfReadable } from '@stablesr/core';
 import { type IRSDESamplerName, isConditionalUNetStateDict } from '@stablesr/irsde';
 import { parseChoice } from './options/parseChoice.js';
-import { parseIntOption } from './options/parseNumber.js';
+import { parseFloatOption, parseIntOption } from './options/parseNumber.js';
 import { UsageError } from './usageError.js';
 
 /** Model families `stablesr upscale` runs, recognised from a checkpoint's keys or forced with `--model`. */
@@ -9,13 +9,14 @@ export const MODEL_FAMILIES = ['stablesr', 'irsde'] as const;
 export type ModelFamily = (typeof MODEL_FAMILIES)[number];
 
 /** The `upscale` flags an IR-SDE model takes; every other pipeline flag is StableSR's. */
-export const IRSDE_FLAGS = ['scale', 'steps', 'sampler', 'seed', 'tile-size', 'tile-overlap'] as const;
+export const IRSDE_FLAGS = ['scale', 'steps', 'sampler', 'temperature', 'seed', 'tile-size', 'tile-overlap'] as const;
 
 /** `stablesr upscale` settings of an IR-SDE checkpoint. */
 export interface IrsdeCliOptions {
   scale?: number;
   steps?: number;
   sampler?: IRSDESamplerName;
+  temperature?: number;
   seed?: number;
   tileSize?: number;
   tileOverlap?: number;
@@ -47,6 +48,7 @@ export function parseIrsdeFlags(v: Readonly<Record<string, unknown>>, stablesrOn
   set('scale', parseIntOption('--scale', s('scale'), { min: 1, max: 16 }));
   set('steps', parseIntOption('--steps', s('steps'), { min: 1, max: 10000 }));
   set('sampler', parseChoice('--sampler', s('sampler'), ['sde', 'posterior'] as const));
+  set('temperature', parseFloatOption('--temperature', s('temperature'), { min: 0, max: 2 }));
   set('seed', parseIntOption('--seed', s('seed'), { min: 0 }));
   set('tileSize', parseIntOption('--tile-size', s('tile-size'), { min: 8 }));
   set('tileOverlap', parseIntOption('--tile-overlap', s('tile-overlap'), { min: 0 }));

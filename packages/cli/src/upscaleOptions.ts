@@ -63,6 +63,7 @@ const OPTIONS = {
   preset: { type: 'string' },
   'vae-tile-size': { type: 'string' },
   weights: { type: 'string' },
+  temperature: { type: 'string' },
   ...(Object.fromEntries(UPSCALE_OPTION_SPECS.map((s) => [s.flag, { type: 'string' }])) as Record<string, { type: 'string' }>),
   backend: { type: 'string' },
   ...ENGINE_FLAGS,

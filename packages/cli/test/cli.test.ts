@@ -124,8 +124,9 @@ fxTest('--help lists every command; upscale --help and generate --help list thei
   for (const f of ['--prompt', '--latents-out', '--image-out', '--width', '--height', 'dpmpp-2m', 'euler-a']) t.true(g.out.join('\n').includes(f), f);
 });
 
-fxTest('upscale without --checkpoint says which weights to get, in one line', async (t) => {
-  await failsWith(t, 2, /stablesr_000117\.ckpt.*stablesr_768v_000139\.ckpt.*vqgan_cfw_00011\.ckpt.*huggingface\.co\/Iceclear\/StableSR.*bpe_simple_vocab_16e6\.txt\.gz/, 'upscale', IN, OUT);
+fxTest('upscale --model stablesr without --checkpoint says which weights to get, in one line', async (t) => {
+  // Without --model the shipped default model runs (packages/cli/test/defaultModel.test.ts).
+  await failsWith(t, 2, /stablesr_000117\.ckpt.*stablesr_768v_000139\.ckpt.*vqgan_cfw_00011\.ckpt.*huggingface\.co\/Iceclear\/StableSR.*bpe_simple_vocab_16e6\.txt\.gz/, 'upscale', IN, OUT, '--model', 'stablesr');
 });
 
 fxTest('missing files and folders where files are expected → exit 2 naming the path', async (t) => {

@@ -18,6 +18,7 @@ export interface DefaultModelManifest {
   scale: number;
   sampler: IRSDESamplerName;
   steps: number;
+  temperature: number;
 }
 
 /** The folder of the shipped model (inside the package, next to `dist/` and `src/`). */

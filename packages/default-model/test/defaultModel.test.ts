@@ -79,5 +79,5 @@ test('on a held-out photograph the default model beats bicubic (PSNR-Y, shave 4)
   }
 });
 
-/** Set from the published evaluation (README): the gain on this one crop, with margin, not the mean of the table. */
-const MIN_GAIN_DB = 0;
+/** Measured +0.30 dB on this crop for the shipped model (21:18, 2026-12-04); half of it, so a broken model fails. */
+const MIN_GAIN_DB = 0.15;

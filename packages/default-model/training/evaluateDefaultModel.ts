@@ -14,10 +14,10 @@ import { evaluationCrops } from './evaluationCrops.js';
 import { type EvaluatedMethod, type MethodScore, bicubic, irsdeMethod, lanczos, lowResolution, scoreMethod } from './evaluateUpscalers.js';
 import { prepareDefaultModelData } from './prepareData.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string', multiple: true }, work: { type: 'string' }, json: { type: 'string' }, picture: { type: 'string' }, variants: { type: 'boolean' } } });
+const { values } = parseArgs({ options: { model: { type: 'string', multiple: true }, work: { type: 'string' }, json: { type: 'string' }, picture: { type: 'string' }, variants: { type: 'boolean' }, temperature: { type: 'string' } } });
 await initBackend();
 const scale = 4;
-const work = resolve(values.work ?? '.cache/default-model');
+const work = resolve(join(import.meta.dirname, '..', '..', '..'), values.work ?? '.cache/default-model');
 const data = await prepareDefaultModelData(join(work, 'data'));
 const crops = await evaluationCrops(data.holdout, 256);
 const models = (values.model ?? [`default=${verifiedDefaultModelPath().path}`]).map((m) => {
@@ -28,13 +28,15 @@ const models = (values.model ?? [`default=${verifiedDefaultModelPath().path}`]).
 const loaded: { name: string; model: IRSDEUpscaler }[] = [];
 for (const m of models) loaded.push({ name: m.name, model: await IRSDEUpscaler.load({ checkpoint: m.path }) });
 const methods: EvaluatedMethod[] = [bicubic(scale), lanczos(scale)];
-for (const { name, model } of loaded) methods.push(irsdeMethod(`${name}: posterior, ${model.defaults.steps ?? model.sde.T} steps`, model, 'posterior'));
+const temperatureOf = (model: IRSDEUpscaler): number => (values.temperature !== undefined ? Number(values.temperature) : (model.defaults.temperature ?? 1));
+for (const { name, model } of loaded) methods.push(irsdeMethod(`${name}: posterior, ${model.defaults.steps ?? model.sde.T} steps, temperature ${temperatureOf(model)}`, model, 'posterior', undefined, temperatureOf(model)));
 if (values.variants && loaded[0]) {
   const { name, model } = loaded[0];
   const T = model.defaults.steps ?? model.sde.T ?? 20;
-  methods.push(irsdeMethod(`${name}: sde, ${T} steps`, model, 'sde'));
-  for (const steps of [Math.max(1, Math.round(T / 2)), T * 2]) methods.push(irsdeMethod(`${name}: posterior, ${steps} steps`, model, 'posterior', steps));
-  for (const temperature of [0.5, 0]) methods.push(irsdeMethod(`${name}: posterior, ${T} steps, temperature ${temperature}`, model, 'posterior', undefined, temperature));
+  const primary = temperatureOf(model);
+  for (const temperature of [1, 0.5, 0].filter((x) => x !== primary)) methods.push(irsdeMethod(`${name}: posterior, ${T} steps, temperature ${temperature}`, model, 'posterior', undefined, temperature));
+  methods.push(irsdeMethod(`${name}: sde, ${T} steps, temperature ${primary}`, model, 'sde', undefined, primary));
+  for (const steps of [Math.max(1, Math.round(T / 2)), T * 2]) methods.push(irsdeMethod(`${name}: posterior, ${steps} steps, temperature ${primary}`, model, 'posterior', steps, primary));
 }
 const scores: MethodScore[] = [];
 for (const m of methods) {

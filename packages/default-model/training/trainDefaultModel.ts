@@ -13,11 +13,13 @@ import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_MODEL_DIR } from '../src/index.js';
 import { type PublishedEvaluation, publishDefaultModel } from './publishDefaultModel.js';
 import { trainIRSDE } from '@stablesr/train';
-import { DEFAULT_MODEL_RECIPE } from './trainingRecipe.js';
+import { DEFAULT_MODEL_RECIPE, DEFAULT_MODEL_SAMPLING } from './trainingRecipe.js';
 import { prepareDefaultModelData } from './prepareData.js';
 
 const { values } = parseArgs({ options: { work: { type: 'string' }, steps: { type: 'string' }, 'max-sigma': { type: 'string' }, run: { type: 'string' }, 'no-publish': { type: 'boolean' } } });
-const work = resolve(values.work ?? '.cache/default-model');
+// Paths are the repository's, wherever npm runs the script from (npm run -w starts it in the package folder).
+const root = join(import.meta.dirname, '..', '..', '..');
+const work = resolve(root, values.work ?? '.cache/default-model');
 const data = await prepareDefaultModelData(join(work, 'data'), (l) => console.log(l));
 const recipe = {
   ...DEFAULT_MODEL_RECIPE,
@@ -48,9 +50,10 @@ console.log(JSON.stringify(result));
 if (!values['no-publish']) {
   // Evaluate on the held-out crops and publish into the package (weights, model.json, card, curve).
   const evalJson = join(out, 'evaluation.json');
-  const picture = resolve('docs/default-model/comparison.png');
+  const picture = join(root, 'docs', 'default-model', 'comparison.png');
   mkdirSync(dirname(picture), { recursive: true });
-  execFileSync(process.execPath, ['--import=tsx', '--conditions=stablesr-source', join(import.meta.dirname, 'evaluateDefaultModel.ts'), '--work', work, '--model', `stablesr-4x=${result.model}`, '--variants', '--json', evalJson, '--picture', picture], { stdio: 'inherit' });
-  const manifest = publishDefaultModel(out, DEFAULT_MODEL_DIR, JSON.parse(readFileSync(evalJson, 'utf8')) as PublishedEvaluation);
+  execFileSync(process.execPath, ['--import=tsx', '--conditions=stablesr-source', join(import.meta.dirname, 'evaluateDefaultModel.ts'), '--work', work, '--model', `stablesr-4x=${result.model}`, '--variants', '--temperature', String(DEFAULT_MODEL_SAMPLING.temperature), '--json', evalJson, '--picture', picture], { stdio: 'inherit' });
+  const evaluation = JSON.parse(readFileSync(evalJson, 'utf8')) as PublishedEvaluation;
+  const manifest = await publishDefaultModel(out, DEFAULT_MODEL_DIR, evaluation, { temperature: DEFAULT_MODEL_SAMPLING.temperature });
   console.log(`published ${DEFAULT_MODEL_DIR} (sha256 ${manifest.sha256})`);
 }

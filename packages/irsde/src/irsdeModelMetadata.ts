@@ -24,6 +24,8 @@ export interface IRSDEModelMetadata {
   /** Recommended sampler and step count (T) for upscaling, where the trainer or the model card chose them. */
   sampler?: IRSDESamplerName;
   steps?: number;
+  /** Recommended noise temperature of the sampler (see IRSDESuperResolveOptions.temperature); absent means 1. */
+  temperature?: number;
 }
 
 /** The metadata record for a weight file. */
@@ -51,6 +53,7 @@ export function readIRSDEMetadata(source: TensorSource): IRSDEModelMetadata | un
   if (!Number.isInteger(r.scale) || r.scale! < 1) bad(`scale must be a positive integer, got ${JSON.stringify(r.scale)}`);
   if (r.sampler !== undefined && r.sampler !== 'sde' && r.sampler !== 'posterior') bad(`sampler must be "sde" or "posterior", got ${JSON.stringify(r.sampler)}`);
   if (r.parameterization !== undefined && !NOISE_PARAMETERIZATIONS.includes(r.parameterization)) bad(`parameterization must be one of ${NOISE_PARAMETERIZATIONS.join(', ')}, got ${JSON.stringify(r.parameterization)}`);
+  if (r.temperature !== undefined && !(typeof r.temperature === 'number' && r.temperature >= 0 && r.temperature <= 2)) bad(`temperature must be a number in [0, 2], got ${JSON.stringify(r.temperature)}`);
   if (r.steps !== undefined && (!Number.isInteger(r.steps) || r.steps < 1)) bad(`steps must be a positive integer, got ${JSON.stringify(r.steps)}`);
   return r as IRSDEModelMetadata;
 }
