@@ -4,6 +4,7 @@ import { type StableSRPreset } from '@stablesr/stablesr';
 import { MODEL_FAMILIES, type ModelFamily } from './irsdeOptions.js';
 import { requireConfigFile, requireFile, requireFileOrDir } from './options/checkPaths.js';
 import { ENGINE_FLAGS, parseEngineFlags } from './options/engineOptions.js';
+import { WEIGHT_FLAGS } from './options/weightFlags.js';
 import { parseChoice } from './options/parseChoice.js';
 import { parseIntOption } from './options/parseNumber.js';
 import { UPSCALE_PRESETS } from './upscaleOptions.js';
@@ -11,16 +12,7 @@ import { UsageError } from './usageError.js';
 
 /** The weight and runtime flags of `upscale` that pick and load a model, shared by `serve` and `worker` (parseArgs specs). */
 export const MODEL_FLAGS = {
-  checkpoint: { type: 'string' },
-  model: { type: 'string' },
-  cfw: { type: 'string' },
-  config: { type: 'string' },
-  'cfw-config': { type: 'string' },
-  'text-encoder': { type: 'string' },
-  tokenizer: { type: 'string' },
-  preset: { type: 'string' },
-  'vae-tile-size': { type: 'string' },
-  weights: { type: 'string' },
+  ...WEIGHT_FLAGS,
   backend: { type: 'string' },
   name: { type: 'string' },
   ...ENGINE_FLAGS,

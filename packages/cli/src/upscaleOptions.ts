@@ -6,6 +6,7 @@ import { parseCommandArgs } from './options/parseCommandArgs.js';
 import { parseIntOption } from './options/parseNumber.js';
 import { planJobs, type UpscaleJob } from './upscaleJobs.js';
 import { ENGINE_FLAGS, parseEngineFlags } from './options/engineOptions.js';
+import { WEIGHT_FLAGS } from './options/weightFlags.js';
 import { UsageError } from './usageError.js';
 import { UPSCALE_WEIGHTS_HINT } from './weightsHint.js';
 import { verifiedDefaultModelPath } from '@stablesr/default-model';
@@ -53,16 +54,7 @@ export interface UpscaleCliOptions {
 }
 
 const OPTIONS = {
-  checkpoint: { type: 'string' },
-  model: { type: 'string' },
-  cfw: { type: 'string' },
-  config: { type: 'string' },
-  'cfw-config': { type: 'string' },
-  'text-encoder': { type: 'string' },
-  tokenizer: { type: 'string' },
-  preset: { type: 'string' },
-  'vae-tile-size': { type: 'string' },
-  weights: { type: 'string' },
+  ...WEIGHT_FLAGS,
   temperature: { type: 'string' },
   ...(Object.fromEntries(UPSCALE_OPTION_SPECS.map((s) => [s.flag, { type: 'string' }])) as Record<string, { type: 'string' }>),
   backend: { type: 'string' },
