@@ -60,7 +60,8 @@ Weights:
                            (the authors' .pth / .safetensors, or one written by stablesr train): the family
                            is read off the keys
   --model stablesr|irsde   force the model family instead
-                           An IR-SDE model takes --scale (4), --steps (its T, 100), --sampler sde|posterior
+                           An IR-SDE model takes --scale (4), --steps (1…its T, default T = 100; fewer than T
+                           are evenly spaced timesteps, posterior sampler only), --sampler sde|posterior
                            (posterior), --temperature 0…2 (scale of the sampler's noise, 1; 0 = deterministic),
                            --seed, --tile-size (256 px) and --tile-overlap (tile/4) only; a model trained by
                            stablesr (the default one too) brings its own defaults for these.
@@ -148,14 +149,17 @@ and training-curve.png. Running the same command again resumes from the last che
   --pixel-unshuffle R   run the network on the R×-smaller grid of pixel-unshuffled inputs (default 1)
   --max-sigma L, --T N, --theta-schedule S   the SDE (default 30, 100, cosine)
   --loss l1|l2          matching loss (default l1)
-  --parameterization eps|residual|x0  network output: the noise (eps, the reference), or stablesr's
-                        preconditioned forms (input (x_t − μ)/σ̄_t; untrained = bicubic; see README)
+  --parameterization eps|residual|x0|edm  network output: the noise (eps, the reference), or stablesr's
+                        preconditioned forms (untrained = bicubic; see README)
   --val-count N         held-out images (default a tenth, ≥ 1 with two or more images)
   --val-data DIR        validate on this folder's images instead; every --data image trains
   --val-every N         validate every N steps (default steps/10)
   --val-crop N          HQ side of each validation crop (default 256)
   --val-sampler S       posterior (default) or sde, for validation and as the model's default
+  --val-temperature X   noise temperature of validation sampling, 0…2 (default 1), kept as the model's default
   --checkpoint-every N  default 100
+  --workers N           extra threads computing each step's gradients on their rows of the batch
+                        (data parallel; 1 uses a second core; default 0)
   --init FILE           start from these IR-SDE weights (same network) instead of a fresh initialisation
   --engine, --threads   engine for validation sampling (training itself runs on tfjs)
   --json                print {"startStep","step","loss","valPsnr","checkpoint"} at the end

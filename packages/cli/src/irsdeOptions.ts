@@ -1,5 +1,5 @@
 import { weightKeysIfReadable } from '@stablesr/core';
-import { type IRSDESamplerName, isConditionalUNetStateDict } from '@stablesr/irsde';
+import { type IRSDESamplerName, IRSDE_UPSCALE_OPTION_SPECS, isConditionalUNetStateDict } from '@stablesr/irsde';
 import { parseChoice } from './options/parseChoice.js';
 import { parseFloatOption, parseIntOption } from './options/parseNumber.js';
 import { UsageError } from './usageError.js';
@@ -9,7 +9,7 @@ export const MODEL_FAMILIES = ['stablesr', 'irsde'] as const;
 export type ModelFamily = (typeof MODEL_FAMILIES)[number];
 
 /** The `upscale` flags an IR-SDE model takes; every other pipeline flag is StableSR's. */
-export const IRSDE_FLAGS = ['scale', 'steps', 'sampler', 'temperature', 'seed', 'tile-size', 'tile-overlap'] as const;
+export const IRSDE_FLAGS: readonly string[] = IRSDE_UPSCALE_OPTION_SPECS.map((s) => s.flag);
 
 /** `stablesr upscale` settings of an IR-SDE checkpoint. */
 export interface IrsdeCliOptions {
@@ -40,18 +40,14 @@ export function parseIrsdeFlags(v: Readonly<Record<string, unknown>>, stablesrOn
   for (const flag of stablesrOnly) {
     if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to StableSR checkpoints; ${checkpoint} is an IR-SDE model (its flags: ${IRSDE_FLAGS.map((f) => `--${f}`).join(', ')})`);
   }
-  const s = (k: (typeof IRSDE_FLAGS)[number]): string | undefined => v[k] as string | undefined;
-  const opts: IrsdeCliOptions = {};
-  const set = <K extends keyof IrsdeCliOptions>(key: K, value: IrsdeCliOptions[K] | undefined): void => {
-    if (value !== undefined) opts[key] = value;
-  };
-  set('scale', parseIntOption('--scale', s('scale'), { min: 1, max: 16 }));
-  set('steps', parseIntOption('--steps', s('steps'), { min: 1, max: 10000 }));
-  set('sampler', parseChoice('--sampler', s('sampler'), ['sde', 'posterior'] as const));
-  set('temperature', parseFloatOption('--temperature', s('temperature'), { min: 0, max: 2 }));
-  set('seed', parseIntOption('--seed', s('seed'), { min: 0 }));
-  set('tileSize', parseIntOption('--tile-size', s('tile-size'), { min: 8 }));
-  set('tileOverlap', parseIntOption('--tile-overlap', s('tile-overlap'), { min: 0 }));
+  const opts: Record<string, string | number> = {};
+  for (const spec of IRSDE_UPSCALE_OPTION_SPECS) {
+    const flag = `--${spec.flag}`;
+    const raw = v[spec.flag] as string | undefined;
+    const range = { min: spec.min ?? 0, ...(spec.max !== undefined && { max: spec.max }) };
+    const value = spec.kind === 'choice' ? parseChoice(flag, raw, spec.choices!) : spec.kind === 'int' ? parseIntOption(flag, raw, range) : parseFloatOption(flag, raw, range);
+    if (value !== undefined) opts[spec.name] = value;
+  }
   if (opts.tileSize !== undefined && opts.tileOverlap !== undefined && opts.tileOverlap >= opts.tileSize) throw new UsageError(`--tile-overlap must be smaller than --tile-size (${opts.tileSize}), got ${opts.tileOverlap}`);
-  return opts;
+  return opts as IrsdeCliOptions;
 }

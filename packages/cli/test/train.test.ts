@@ -61,6 +61,21 @@ test.serial('train writes a model, a checkpoint and a curve; the same command re
   t.deepEqual((JSON.parse(up.out) as { images: { outputSize: unknown }[] }).images[0]!.outputSize, { width: 48, height: 40 });
 });
 
+test.serial('--parameterization edm and --val-temperature are recorded in the model, which upscales with them; a temperature outside 0…2 is refused', async (t) => {
+  const out = join(dir, 'edm');
+  const r = await run('train', '--data', DATA, '--out', out, '--steps', '2', '--val-every', '2', '--parameterization', 'edm', '--objective', 'x0', '--val-temperature', '0', '--json', ...TINY);
+  t.is(r.code, 0, r.err);
+  const m = openSafetensors(join(out, 'model.safetensors'));
+  const meta = JSON.parse(m.metadata['stablesr.irsde']!) as { parameterization: string; temperature: number };
+  m.close();
+  t.like(meta, { parameterization: 'edm', temperature: 0 });
+  const up = await run('upscale', join(DATA, 'p0.png'), join(dir, 'edm-up.png'), '--checkpoint', join(out, 'model.safetensors'), '--steps', '2', '--engine', 'tfjs', '--quiet');
+  t.is(up.code, 0, up.err);
+  const bad = await run('train', '--data', DATA, '--out', join(dir, 'edm-bad'), '--steps', '1', '--val-temperature', '3', ...TINY);
+  t.is(bad.code, 2);
+  t.regex(bad.err, /--val-temperature must be ≤ 2/);
+});
+
 test.serial('resuming continues the same random stream: 2 + 2 steps equal 4 steps', async (t) => {
   const split = join(dir, 'split');
   const whole = join(dir, 'whole');

@@ -31,18 +31,22 @@ async function upscale(out: string, ...flags: string[]) {
 }
 
 test.serial('an IR-SDE checkpoint is recognised by its keys and upscales 4× (sde and posterior, untiled and in pixel tiles)', async (t) => {
-  const a = await upscale('a.png', '--steps', '3', '--sampler', 'sde', '--seed', '7');
+  const a = await upscale('a.png', '--steps', '3', '--sampler', 'posterior', '--seed', '7');
   t.is(a.code, 0, a.err);
   t.is(a.res!.model, 'irsde');
   t.deepEqual(a.res!.images[0]!.outputSize, { width: 56, height: 40 });
   t.is(a.res!.images[0]!.steps, 3);
   const meta = await sharp(join(dir, 'a.png')).metadata();
   t.deepEqual([meta.width, meta.height], [56, 40]);
-  const again = await upscale('a2.png', '--steps', '3', '--sampler', 'sde', '--seed', '7');
+  const again = await upscale('a2.png', '--steps', '3', '--sampler', 'posterior', '--seed', '7');
   t.is(again.code, 0, again.err);
   t.true(readFileSync(join(dir, 'a.png')).equals(readFileSync(join(dir, 'a2.png'))), 'same seed, same bytes');
-  const other = await upscale('b.png', '--steps', '3', '--sampler', 'sde', '--seed', '8');
+  const other = await upscale('b.png', '--steps', '3', '--sampler', 'posterior', '--seed', '8');
   t.false(readFileSync(join(dir, 'a.png')).equals(readFileSync(join(dir, 'b.png'))), 'another seed, another image');
+  // The reverse SDE runs every timestep of the model (no metadata: the authors' T = 100).
+  const sde = await upscale('s.png', '--sampler', 'sde', '--seed', '7');
+  t.is(sde.code, 0, sde.err);
+  t.is(sde.res!.images[0]!.steps, 100);
   const tiled = await upscale('c.png', '--steps', '2', '--sampler', 'posterior', '--tile-size', '24', '--tile-overlap', '8', '--scale', '2');
   t.is(tiled.code, 0, tiled.err);
   t.deepEqual(tiled.res!.images[0]!.outputSize, { width: 28, height: 20 });
@@ -61,6 +65,12 @@ test.serial('IR-SDE flags are checked, and StableSR-only flags are refused namin
   const overlap = await upscale('x.png', '--tile-size', '16', '--tile-overlap', '16');
   t.is(overlap.code, 2);
   t.regex(overlap.err, /--tile-overlap must be smaller than --tile-size/);
+  const sdeSteps = await upscale('x.png', '--sampler', 'sde', '--steps', '3');
+  t.is(sdeSteps.code, 2);
+  t.regex(sdeSteps.err, /--steps 3: the sde sampler runs every timestep of the model \(T = 100\); fewer steps need the posterior sampler/);
+  const tooMany = await upscale('x.png', '--steps', '101');
+  t.is(tooMany.code, 2);
+  t.regex(tooMany.err, /--steps must be ≤ 100 \(the model's T/);
   const model = await upscale('x.png', '--model', 'sdxl');
   t.is(model.code, 2);
   t.regex(model.err, /--model must be one of stablesr, irsde/);

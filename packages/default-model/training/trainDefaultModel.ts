@@ -3,6 +3,9 @@
 //   --work DIR        data and training folder (default .cache/default-model)
 //   --steps N         override the recipe's step count (smoke runs)
 //   --max-sigma S     override λ (to compare variants; the shipped model uses the recipe)
+//   --parameterization P  override the network output's parameterisation (likewise)
+//   --lr X            override the peak learning rate (likewise)
+//   --workers N       gradient worker threads (data parallel; 1 uses the second core of this machine)
 //   --run NAME        training folder inside --work (default run)
 //   --no-publish      train only; otherwise evaluate (README table, docs/default-model/comparison.png) and
 //                     publish the model into packages/default-model/models/irsde-4x-small/
@@ -12,11 +15,12 @@ import { parseArgs } from 'node:util';
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_MODEL_DIR } from '../src/index.js';
 import { type PublishedEvaluation, publishDefaultModel } from './publishDefaultModel.js';
+import { type NoiseParameterization } from '@stablesr/irsde';
 import { trainIRSDE } from '@stablesr/train';
 import { DEFAULT_MODEL_RECIPE, DEFAULT_MODEL_SAMPLING } from './trainingRecipe.js';
 import { prepareDefaultModelData } from './prepareData.js';
 
-const { values } = parseArgs({ options: { work: { type: 'string' }, steps: { type: 'string' }, 'max-sigma': { type: 'string' }, run: { type: 'string' }, 'no-publish': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { work: { type: 'string' }, steps: { type: 'string' }, 'max-sigma': { type: 'string' }, parameterization: { type: 'string' }, lr: { type: 'string' }, workers: { type: 'string' }, run: { type: 'string' }, 'no-publish': { type: 'boolean' } } });
 // Paths are the repository's, wherever npm runs the script from (npm run -w starts it in the package folder).
 const root = join(import.meta.dirname, '..', '..', '..');
 const work = resolve(root, values.work ?? '.cache/default-model');
@@ -24,6 +28,9 @@ const data = await prepareDefaultModelData(join(work, 'data'), (l) => console.lo
 const recipe = {
   ...DEFAULT_MODEL_RECIPE,
   ...(values.steps && { steps: Number(values.steps) }),
+  ...(values.parameterization && { parameterization: values.parameterization as NoiseParameterization }),
+  ...(values.lr && { lr: Number(values.lr) }),
+  ...(values.workers && { workers: Number(values.workers) }),
   sde: { ...DEFAULT_MODEL_RECIPE.sde, ...(values['max-sigma'] && { max_sigma: Number(values['max-sigma']) }) },
 };
 const out = join(work, values.run ?? 'run');
@@ -52,8 +59,8 @@ if (!values['no-publish']) {
   const evalJson = join(out, 'evaluation.json');
   const picture = join(root, 'docs', 'default-model', 'comparison.png');
   mkdirSync(dirname(picture), { recursive: true });
-  execFileSync(process.execPath, ['--import=tsx', '--conditions=stablesr-source', join(import.meta.dirname, 'evaluateDefaultModel.ts'), '--work', work, '--model', `stablesr-4x=${result.model}`, '--variants', '--temperature', String(DEFAULT_MODEL_SAMPLING.temperature), '--json', evalJson, '--picture', picture], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['--import=tsx', '--conditions=stablesr-source', join(import.meta.dirname, 'evaluateDefaultModel.ts'), '--work', work, '--model', `stablesr-4x=${result.model}`, '--variants', '--temperature', String(DEFAULT_MODEL_SAMPLING.temperature), '--steps', String(DEFAULT_MODEL_SAMPLING.steps), '--json', evalJson, '--picture', picture], { stdio: 'inherit' });
   const evaluation = JSON.parse(readFileSync(evalJson, 'utf8')) as PublishedEvaluation;
-  const manifest = await publishDefaultModel(out, DEFAULT_MODEL_DIR, evaluation, { temperature: DEFAULT_MODEL_SAMPLING.temperature });
+  const manifest = await publishDefaultModel(out, DEFAULT_MODEL_DIR, evaluation, DEFAULT_MODEL_SAMPLING);
   console.log(`published ${DEFAULT_MODEL_DIR} (sha256 ${manifest.sha256})`);
 }

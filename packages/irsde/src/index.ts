@@ -12,6 +12,7 @@ export * from './reverseOptimumStep.js';
 export * from './posteriorStep.js';
 export * from './matchingLoss.js';
 export * from './samplerTypes.js';
+export * from './reverseTimesteps.js';
 export * from './samplerLoop.js';
 export * from './sdeSampler.js';
 export * from './posteriorSampler.js';
@@ -21,6 +22,7 @@ export * from './conditionalUNetNetwork.js';
 export * from './conditionalUNetConfigFromWeights.js';
 export * from './irsdeSuperResolve.js';
 export * from './irsdeUpscaler.js';
+export * from './irsdeUpscaleOptions.js';
 export * from './irsdeModelMetadata.js';
 
 /** Fixture kinds of this package (README 7.18) for `stablesr parity` and the tests. */

@@ -21,7 +21,7 @@ export interface IRSDEModelMetadata {
   scale: number;
   /** What the network outputs; absent means `eps` (the reference's). */
   parameterization?: NoiseParameterization;
-  /** Recommended sampler and step count (T) for upscaling, where the trainer or the model card chose them. */
+  /** Recommended sampler and step count (1 … T) for upscaling, where the trainer or the model card chose them. */
   sampler?: IRSDESamplerName;
   steps?: number;
   /** Recommended noise temperature of the sampler (see IRSDESuperResolveOptions.temperature); absent means 1. */
@@ -54,6 +54,6 @@ export function readIRSDEMetadata(source: TensorSource): IRSDEModelMetadata | un
   if (r.sampler !== undefined && r.sampler !== 'sde' && r.sampler !== 'posterior') bad(`sampler must be "sde" or "posterior", got ${JSON.stringify(r.sampler)}`);
   if (r.parameterization !== undefined && !NOISE_PARAMETERIZATIONS.includes(r.parameterization)) bad(`parameterization must be one of ${NOISE_PARAMETERIZATIONS.join(', ')}, got ${JSON.stringify(r.parameterization)}`);
   if (r.temperature !== undefined && !(typeof r.temperature === 'number' && r.temperature >= 0 && r.temperature <= 2)) bad(`temperature must be a number in [0, 2], got ${JSON.stringify(r.temperature)}`);
-  if (r.steps !== undefined && (!Number.isInteger(r.steps) || r.steps < 1)) bad(`steps must be a positive integer, got ${JSON.stringify(r.steps)}`);
+  if (r.steps !== undefined && (!Number.isInteger(r.steps) || r.steps < 1 || r.steps > (r.sde!.T ?? 100))) bad(`steps must be an integer 1 … sde.T (${r.sde!.T ?? 100}), got ${JSON.stringify(r.steps)}`);
   return r as IRSDEModelMetadata;
 }

@@ -7,6 +7,7 @@ import { noiseState } from './marginal.js';
 import { samplePosterior } from './posteriorSampler.js';
 import { type IRSDEDenoiseFn } from './samplerTypes.js';
 import { sampleReverseSde } from './sdeSampler.js';
+import { reverseTimesteps } from './reverseTimesteps.js';
 
 /** The reverse samplers of the official code: `reverse_sde` (Euler–Maruyama) or the newer `reverse_posterior`. */
 export type IRSDESamplerName = 'sde' | 'posterior';
@@ -23,6 +24,11 @@ export interface IRSDESuperResolveOptions {
    */
   temperature?: number;
   sampler?: IRSDESamplerName;
+  /**
+   * Reverse steps, a subset of the schedule's T timesteps (default T, the reference). Fewer steps are the posterior
+   * sampler's only (it jumps between timesteps exactly); 1 step returns the network's x̂₀ at t = T.
+   */
+  steps?: number;
   /** Seed of the x_T and per-step draws (ignored when `noise` is given). */
   seed?: number;
   /** Source of the draws (`x_T`, then one `step` per step), e.g. injected recorded draws. */
@@ -65,6 +71,9 @@ export async function irsdeSuperResolve(net: ConditionalUNetNetwork, schedule: I
   if (!Number.isInteger(tileOverlap) || tileOverlap < 0 || tileOverlap >= tileSize) throw new Error(`option tileOverlap must be an integer in [0, tileSize), got ${tileOverlap}`);
   const sampler = opts.sampler ?? IRSDE_SR_DEFAULTS.sampler;
   if (sampler !== 'sde' && sampler !== 'posterior') throw new Error(`option sampler must be "sde" or "posterior", got ${JSON.stringify(sampler)}`);
+  const steps = opts.steps ?? schedule.T;
+  reverseTimesteps(schedule.T, steps);
+  if (sampler === 'sde' && steps !== schedule.T) throw new Error(`option steps ${steps}: the sde sampler runs every timestep of the model (T = ${schedule.T}); fewer steps need the posterior sampler`);
   if (lq.shape.length !== 4 || lq.shape[3] !== 3) throw new Error(`IR-SDE super-resolution expects an NHWC RGB image, got [${lq.shape}]`);
   const temperature = opts.temperature ?? 1;
   if (!(temperature >= 0 && temperature <= 2)) throw new Error(`option temperature must be a number in [0, 2], got ${temperature}`);
@@ -89,6 +98,7 @@ export async function irsdeSuperResolve(net: ConditionalUNetNetwork, schedule: I
     const out = await run(denoise, xT, schedule, {
       mu,
       noise,
+      steps,
       signal: opts.signal,
       onStep: (e) => {
         opts.trace?.(`x.step${e.k + 1}`, e.x);

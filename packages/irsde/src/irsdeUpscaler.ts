@@ -5,6 +5,7 @@ import { conditionalUNetConfigFromWeights } from './conditionalUNetConfigFromWei
 import { type ConditionalUNetNetwork, compileConditionalUNet } from './conditionalUNetNetwork.js';
 import { type IRSDEConfig, IRSDE_DEFAULTS, irsdeSchedule } from './irsdeSchedule.js';
 import { readIRSDEMetadata } from './irsdeModelMetadata.js';
+import { reverseTimesteps } from './reverseTimesteps.js';
 import { type NoiseParameterization } from './noiseParameterization.js';
 import { type IRSDESamplerName, type IRSDESuperResolveOptions, IRSDE_SR_DEFAULTS, irsdeSuperResolve } from './irsdeSuperResolve.js';
 
@@ -21,7 +22,10 @@ export interface IRSDEUpscalerLoadOptions extends EngineOptions {
 }
 
 export interface IRSDEUpscaleOptions extends Omit<IRSDESuperResolveOptions, 'trace' | 'parameterization'> {
-  /** Reverse steps = the schedule's T (default the model's, 100 for the official SISR model). */
+  /**
+   * Reverse steps, 1 … the model's T (default the model's recommendation, else T: 100 for the official SISR model).
+   * Fewer than T visit evenly spaced timesteps of the model's own schedule (posterior sampler only).
+   */
   steps?: number;
 }
 
@@ -73,8 +77,11 @@ export class IRSDEUpscaler {
   /** Upscales an image file, encoded buffer or {@link RawImage} (alpha is dropped; gray becomes RGB). */
   async upscale(input: string | Buffer | Uint8Array | RawImage, opts: IRSDEUpscaleOptions = {}): Promise<IRSDEUpscaleResult> {
     const t0 = performance.now();
-    const steps = opts.steps ?? this.defaults.steps ?? this.sde.T ?? IRSDE_DEFAULTS.T;
-    if (!Number.isInteger(steps) || steps < 1 || steps > 10000) throw new Error(`option steps must be an integer 1…10000, got ${steps}`);
+    const T = this.sde.T ?? IRSDE_DEFAULTS.T;
+    const sampler = opts.sampler ?? this.defaults.sampler;
+    // A recommended step count below T is the posterior sampler's; the sde sampler always runs T.
+    const steps = opts.steps ?? (sampler === 'sde' ? T : (this.defaults.steps ?? T));
+    reverseTimesteps(T, steps);
     const trained = this.defaults.trainedScale;
     if (opts.scale !== undefined && trained !== undefined && opts.scale !== trained) throw new Error(`option scale ${opts.scale}: this model was trained for ×${trained} only (its μ is the ×${trained} bicubic upscale); use scale ${trained}`);
     const decoded = await readImage(input);
@@ -83,7 +90,7 @@ export class IRSDEUpscaler {
     decoded.rgb.dispose();
     try {
       const { steps: _steps, ...rest } = opts;
-      const out = await irsdeSuperResolve(this.net, irsdeSchedule({ ...this.sde, T: steps }), lq, { ...rest, scale: rest.scale ?? this.defaults.scale, sampler: rest.sampler ?? this.defaults.sampler, temperature: rest.temperature ?? this.defaults.temperature, parameterization: this.parameterization });
+      const out = await irsdeSuperResolve(this.net, irsdeSchedule(this.sde), lq, { ...rest, steps, scale: rest.scale ?? this.defaults.scale, sampler, temperature: rest.temperature ?? this.defaults.temperature, parameterization: this.parameterization });
       const [, height, width] = out.shape;
       const values = (await out.data()) as Float32Array;
       out.dispose();

@@ -1,5 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { type NoiseSource } from '@stablesr/core';
+import type { reversePosteriorJump } from './posteriorStep.js';
+import type { reverseTimesteps } from './reverseTimesteps.js';
 
 /**
  * The network's noise prediction for state `x` (NHWC) at timestep `t` (1 … T); the condition μ is bound by the
@@ -12,7 +14,7 @@ export interface IRSDEStepEvent {
   /** 0-based step index (k = 0 runs t = T). */
   k: number;
   total: number;
-  /** The timestep this step ran (the state moves from t to t − 1). */
+  /** The timestep this step ran (the state moves from t to the next timestep of the run, t − 1 without respacing). */
   t: number;
   /** The state after this step. */
   x: tf.Tensor4D;
@@ -28,4 +30,10 @@ export interface IRSDESamplerOptions {
   onStep?: (e: IRSDEStepEvent) => void | Promise<void>;
   /** Checked before each step. */
   signal?: AbortSignal;
+  /**
+   * Reverse steps, evenly spaced over the schedule's timesteps ({@link reverseTimesteps}); default T, every timestep
+   * (the reference). Fewer steps are the posterior sampler's only: it jumps between timesteps exactly
+   * ({@link reversePosteriorJump}); the reverse SDE's Euler–Maruyama step has no such form and refuses them.
+   */
+  steps?: number;
 }

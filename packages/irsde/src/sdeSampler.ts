@@ -13,6 +13,9 @@ const sdeUpdate: IRSDEUpdate = (s, x, mu, noisePred, t, z) => reverseSdeStep(s, 
  * Reentrant: everything it needs is in the arguments.
  */
 export function sampleReverseSde(denoise: IRSDEDenoiseFn, xT: tf.Tensor4D, schedule: IRSDESchedule, opts: IRSDESamplerOptions): Promise<tf.Tensor4D> {
+  if (opts?.steps !== undefined && opts.steps !== schedule.T) {
+    return Promise.reject(new Error(`option steps ${opts.steps}: the reverse SDE sampler runs every timestep (T = ${schedule.T}); fewer steps need the posterior sampler`));
+  }
   return runReverse(denoise, xT, schedule, opts, sdeUpdate, 'IR-SDE reverse SDE sampler');
 }
 

@@ -3,7 +3,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { type ProgressEvent, SeededNoise, recordWeightRequests, resizeBicubic, resolveEngine, syntheticSource, weightsFromSource } from '@stablesr/core';
-import { type ConditionalUNetNetwork, compileConditionalUNet, disposeConditionalUNet, irsdeSchedule, irsdeSuperResolve, loadConditionalUNet } from '../src/index.js';
+import { type ConditionalUNetNetwork, compileConditionalUNet, disposeConditionalUNet, edmCoefficients, irsdeSchedule, irsdeSuperResolve, loadConditionalUNet } from '../src/index.js';
 
 const schedule = irsdeSchedule({ max_sigma: 10, T: 6, schedule: 'cosine', eps: 0.01 });
 const maxAbs = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
@@ -79,7 +79,7 @@ test.serial('bad options are refused naming the option', async (t) => {
   lq.dispose();
 });
 
-test.serial("residual and x0 parameterisations: a zero network gives μ (bicubic); one predicting the true output recovers x₀", async (t) => {
+test.serial("residual, x0 and edm parameterisations: a zero network gives μ (bicubic); one predicting the true output recovers x₀, in T steps or fewer", async (t) => {
   const lq = tf.tidy(() => tf.sigmoid(new SeededNoise(4).draw([1, 6, 7, 3])) as tf.Tensor4D);
   const mu = resizeBicubic(lq, 24, 28);
   const x0 = tf.tidy(() => tf.clipByValue(tf.add(mu, tf.mul(new SeededNoise(9).draw([1, 24, 28, 3]), 0.05)), 0, 1) as tf.Tensor4D);
@@ -94,14 +94,29 @@ test.serial("residual and x0 parameterisations: a zero network gives μ (bicubic
   };
   // For x0 the network's output is the detail x₀ − μ itself, at every timestep.
   const detail: ConditionalUNetNetwork = { network: undefined as never, run: async (_input, m) => tf.sub(x0, m) as tf.Tensor4D };
-  for (const [parameterization, truth] of [['residual', oracle], ['x0', detail]] as const) {
-    const a = await irsdeSuperResolve(zero, schedule, lq, { sampler: 'posterior', seed: 1, parameterization });
+  // For edm the network sees μ + c_in·y (y = x_t − μ) and its output r gives x̂₀ − μ = c_skip·y + c_out·r.
+  const edmTruth: ConditionalUNetNetwork = {
+    network: undefined as never,
+    run: async (input, m, ts) => {
+      const { cIn, cSkip, cOut } = edmCoefficients(schedule, ts as number);
+      return tf.tidy(() => tf.div(tf.sub(tf.sub(x0, m), tf.mul(tf.div(tf.sub(input, m), cIn), cSkip)), cOut) as tf.Tensor4D);
+    },
+  };
+  for (const [parameterization, truth] of [['residual', oracle], ['x0', detail], ['edm', edmTruth]] as const) {
+    // edm's skip term passes a share of x_t's noise through an untrained network, so its zero network is exactly μ
+    // only without injected noise.
+    const a = await irsdeSuperResolve(zero, schedule, lq, { sampler: 'posterior', seed: 1, parameterization, ...(parameterization === 'edm' && { temperature: 0 }) });
     t.true(maxAbs(a, tf.clipByValue(mu, 0, 1)) < 1e-4, `${parameterization}, zero network: max |out − μ| ${maxAbs(a, mu)}`);
-    const b = await irsdeSuperResolve(truth, schedule, lq, { sampler: 'posterior', seed: 1, parameterization });
-    t.true(maxAbs(b, x0) < 1e-3, `${parameterization}, true output: max |out − x₀| ${maxAbs(b, x0)}`);
-    tf.dispose([a, b]);
+    for (const steps of [schedule.T, 3, 1]) {
+      const b = await irsdeSuperResolve(truth, schedule, lq, { sampler: 'posterior', seed: 1, parameterization, steps });
+      t.true(maxAbs(b, x0) < 1e-3, `${parameterization}, ${steps} steps, true output: max |out − x₀| ${maxAbs(b, x0)}`);
+      b.dispose();
+    }
+    a.dispose();
   }
-  await t.throwsAsync(irsdeSuperResolve(zero, schedule, lq, { parameterization: 'v' as never }), { message: /option parameterization must be one of eps, residual, x0/ });
+  await t.throwsAsync(irsdeSuperResolve(zero, schedule, lq, { parameterization: 'v' as never }), { message: /option parameterization must be one of eps, residual, x0, edm/ });
+  await t.throwsAsync(irsdeSuperResolve(zero, schedule, lq, { parameterization: 'x0', sampler: 'sde', steps: 2 }), { message: /option steps 2: the sde sampler runs every timestep/ });
+  await t.throwsAsync(irsdeSuperResolve(zero, schedule, lq, { parameterization: 'x0', steps: schedule.T + 1 }), { message: new RegExp(`option steps must be an integer 1…${schedule.T}`) });
   tf.dispose([lq, mu, x0]);
 });
 

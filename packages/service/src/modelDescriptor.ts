@@ -21,6 +21,10 @@ export interface IrsdeDescriptor {
   family: 'irsde';
   /** Scale used when the request gives none. */
   defaultScale: number;
+  /** The model's T: `steps` is at most this. */
+  timesteps: number;
+  /** Sampler used when the request gives none. */
+  defaultSampler: 'sde' | 'posterior';
   /** The only scale a model trained by `stablesr train` takes (its μ is that bicubic upscale). */
   trainedScale?: number;
 }

@@ -1,4 +1,5 @@
 import { OptionError, type OptionLabel, UPSCALE_OPTION_SPECS, parseUpscaleOptionStrings, planFor, upscaleRun, validateUpscaleOptions } from '@stablesr/stablesr';
+import { IRSDE_UPSCALE_OPTION_SPECS, checkIrsdeSteps } from '@stablesr/irsde';
 import { type IrsdeDescriptor, type ModelDescriptor, type StableSRDescriptor } from './modelDescriptor.js';
 import { RequestError } from './requestError.js';
 
@@ -20,15 +21,8 @@ export interface UpscaleRequest {
 /** Query parameters are named like the CLI's flags. */
 const QUERY_LABEL: OptionLabel = (s) => `query parameter ${s.flag}`;
 
-/** The IR-SDE options a request takes, with the CLI's names and ranges. */
-const IRSDE_PARAMS: Readonly<Record<string, { name: string; min: number; max: number } | { name: string; choices: readonly string[] }>> = {
-  scale: { name: 'scale', min: 1, max: 16 },
-  steps: { name: 'steps', min: 1, max: 10000 },
-  sampler: { name: 'sampler', choices: ['sde', 'posterior'] },
-  seed: { name: 'seed', min: 0, max: 0xffffffff },
-  'tile-size': { name: 'tileSize', min: 8, max: 1 << 16 },
-  'tile-overlap': { name: 'tileOverlap', min: 0, max: 1 << 16 },
-};
+/** The IR-SDE options a request takes: the CLI's names and ranges (one table in @stablesr/irsde). */
+const IRSDE_PARAMS = new Map(IRSDE_UPSCALE_OPTION_SPECS.map((p) => [p.flag, p]));
 
 /**
  * Validates the query of `POST /v1/upscale` against the chosen model (the `model` parameter, or the only model)
@@ -85,18 +79,21 @@ function prepareStableSR(m: StableSRDescriptor, query: Record<string, string>, w
 function prepareIrsde(m: IrsdeDescriptor, query: Record<string, string>, width: number, height: number): UpscaleRequest {
   const options: Record<string, string | number> = {};
   for (const [k, raw] of Object.entries(query)) {
-    const p = IRSDE_PARAMS[k];
-    if (!p) throw new RequestError(400, `unknown query parameter ${k} (model ${m.name} is an IR-SDE model; it takes: model, ${Object.keys(IRSDE_PARAMS).join(', ')})`);
-    if ('choices' in p) {
-      if (!p.choices.includes(raw)) throw new RequestError(400, `query parameter ${k} must be one of ${p.choices.join(', ')}, got "${raw}"`);
+    const p = IRSDE_PARAMS.get(k);
+    if (!p) throw new RequestError(400, `unknown query parameter ${k} (model ${m.name} is an IR-SDE model; it takes: model, ${[...IRSDE_PARAMS.keys()].join(', ')})`);
+    if (p.kind === 'choice') {
+      if (!p.choices!.includes(raw)) throw new RequestError(400, `query parameter ${k} must be one of ${p.choices!.join(', ')}, got "${raw}"`);
       options[p.name] = raw;
       continue;
     }
-    if (!/^[+-]?\d+$/.test(raw.trim())) throw new RequestError(400, `query parameter ${k} must be a whole number, got "${raw}"`);
-    const v = Number(raw);
-    if (v < p.min || v > p.max) throw new RequestError(400, `query parameter ${k} must be ${v < p.min ? `≥ ${p.min}` : `≤ ${p.max}`}, got ${raw}`);
+    if (p.kind === 'int' && !/^[+-]?\d+$/.test(raw.trim())) throw new RequestError(400, `query parameter ${k} must be a whole number, got "${raw}"`);
+    const v = raw.trim() === '' ? Number.NaN : Number(raw);
+    if (!Number.isFinite(v)) throw new RequestError(400, `query parameter ${k} must be a number, got "${raw}"`);
+    if (v < p.min! || (p.max !== undefined && v > p.max)) throw new RequestError(400, `query parameter ${k} must be ${v < p.min! ? `≥ ${p.min}` : `≤ ${p.max}`}, got ${raw}`);
     options[p.name] = v;
   }
+  const stepsProblem = checkIrsdeSteps(m.timesteps, options.steps as number | undefined, (options.sampler as string | undefined) ?? m.defaultSampler, 'query parameter steps');
+  if (stepsProblem) throw new RequestError(400, stepsProblem);
   if (options.tileSize !== undefined && options.tileOverlap !== undefined && options.tileOverlap >= options.tileSize) throw new RequestError(400, `query parameter tile-overlap must be smaller than tile-size (${options.tileSize}), got ${options.tileOverlap}`);
   const scale = (options.scale as number | undefined) ?? m.trainedScale ?? m.defaultScale;
   if (m.trainedScale !== undefined && scale !== m.trainedScale) throw new RequestError(400, `query parameter scale must be ${m.trainedScale} for model ${m.name} (it was trained for ×${m.trainedScale}), got ${scale}`);

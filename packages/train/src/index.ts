@@ -7,6 +7,8 @@ export * from './tensorWeightView.js';
 export * from './lossGradients.js';
 export * from './ddpmObjective.js';
 export * from './irsdeObjective.js';
+export * from './irsdeBatchGradients.js';
+export * from './dataParallelGradients.js';
 export * from './adam.js';
 export * from './ema.js';
 

@@ -8,9 +8,7 @@ import {
   Xoshiro128,
   quantize,
   recordWeightRequests,
-  resizeBicubic,
   resolveEngine,
-  tfjsOps,
   weightsFromSource,
   openWeights,
   psnrY,
@@ -28,26 +26,23 @@ import {
   IRSDE_DEFAULTS,
   IRSDE_SISR_SDE,
   compileConditionalUNet,
-  conditionalUNetForward,
   disposeConditionalUNet,
   encodeIRSDEMetadata,
   irsdeSchedule,
   irsdeSuperResolve,
   loadConditionalUNet,
-  parameterizedNoiseSync,
-  sinusoidalPosEmb,
 } from '@stablesr/irsde';
 import { type AdamState, ADAM_INITIAL_STATE, adamStep, adamWStep, disposeAdamState } from './adam.js';
 import { writeCheckedSafetensors } from './checkedSafetensors.js';
 import { withTrainingBackend } from './trainingBackend.js';
 import { emaUpdate } from './ema.js';
 import { type TrainingImage, readImageFolder } from './imageFolder.js';
-import { type IRSDEObjective, irsdeLoss, irsdeTrainingState } from './irsdeObjective.js';
-import { lossAndGradients } from './lossGradients.js';
+import { type IRSDEObjective } from './irsdeObjective.js';
+import { DataParallelGradients } from './dataParallelGradients.js';
 import { type LrScheduleName, learningRate } from './lrSchedule.js';
 import { initParameters, parametersSource } from './parameterInit.js';
 import { degradeBicubic, samplePatchBatch } from './patchBatch.js';
-import { type Parameters, disposeParameters, readParameters, tensorWeightView } from './tensorWeightView.js';
+import { type Parameters, disposeParameters, readParameters } from './tensorWeightView.js';
 import { type TrainingRecord, checkSameModel, loadTrainingCheckpoint, saveTrainingCheckpoint } from './trainingCheckpoint.js';
 import { writeTrainingCurve } from './trainingCurve.js';
 import { splitTrainingImages } from './trainingSplit.js';
@@ -100,8 +95,19 @@ export interface TrainIRSDEOptions extends EngineOptions {
   valCrop?: number;
   /** Sampler and step count (T) used for validation and recorded as the model's defaults. Default posterior, T. */
   valSampler?: IRSDESamplerName;
+  /**
+   * Noise temperature of the validation sampler (IRSDESuperResolveOptions.temperature), recorded in the model as its
+   * sampling default when it is not 1. Default 1 (the reference's sampler).
+   */
+  valTemperature?: number;
   /** Save a checkpoint every this many steps (and at the end, and when aborted). Default 100. */
   checkpointEvery?: number;
+  /**
+   * Extra threads computing each step's gradients, each on its own rows of the batch (tfjs-wasm runs one thread per
+   * instance in Node): 1 uses a second core. The result equals the single-thread step up to float summation order.
+   * Default 0.
+   */
+  workers?: number;
   /** Start from these weights (an IR-SDE checkpoint of the same network) instead of a fresh initialisation. */
   init?: string;
   /** Per step (`stage: 'train'`, detail loss, lr) and per validation image (`stage: 'validate'`). */
@@ -167,6 +173,7 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
   if (!(emaDecay >= 0 && emaDecay < 1)) throw new Error(`--ema must be in [0, 1), got ${emaDecay}`);
   const seed = o.seed ?? 0;
   if (!Number.isInteger(seed)) throw new Error(`--seed must be an integer, got ${seed}`);
+  const workers = positiveInt(o.workers ?? 0, '--workers', 0);
   const valEvery = positiveInt(o.valEvery ?? Math.max(1, Math.round(steps / 10)), '--val-every');
   const checkpointEvery = positiveInt(o.checkpointEvery ?? 100, '--checkpoint-every');
   const valCrop = positiveInt(o.valCrop ?? 256, '--val-crop', scale);
@@ -181,11 +188,13 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
   const schedule = irsdeSchedule(sde);
   const valSampler = o.valSampler ?? 'posterior';
   if (valSampler !== 'posterior' && valSampler !== 'sde') throw new Error(`--val-sampler must be posterior or sde, got ${String(valSampler)}`);
+  const valTemperature = o.valTemperature ?? 1;
+  if (!(valTemperature >= 0 && valTemperature <= 2)) throw new Error(`--val-temperature must be a number in [0, 2], got ${valTemperature}`);
   // Builds the network once on zeros to learn its key tree and fail early on a bad config.
   const shapes = recordWeightRequests((v) => loadConditionalUNet(network, v), disposeConditionalUNet);
   // An `eps` run's spec stays as before this option existed, so its checkpoints still resume.
   const spec = { model: 'irsde', objective, network, sde, scale, lossType, ...(parameterization !== 'eps' && { parameterization }) };
-  const options = { batch, patch, lr, lrSchedule, warmup, optimizer, weightDecay, ema: emaDecay, seed, valEvery, valCrop, valSampler, checkpointEvery, steps };
+  const options = { batch, patch, lr, lrSchedule, warmup, optimizer, weightDecay, ema: emaDecay, seed, valEvery, valCrop, valSampler, ...(valTemperature !== 1 && { valTemperature }), ...(workers > 0 && { workers }), checkpointEvery, steps };
 
   const images = await readImageFolder(o.data, patch);
   let split: { train: string[]; validation: string[] };
@@ -235,6 +244,7 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
     }
     const startStep = record.step;
     const rng = Xoshiro128.fromState(record.rng);
+    const gradients = new DataParallelGradients({ network, sde, parameterization, lossType, objective }, schedule, workers);
     let sessionStart = performance.now();
     let lastSaved = startStep;
     const save = async (): Promise<void> => {
@@ -242,7 +252,7 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
       record.seconds += (performance.now() - sessionStart) / 1000;
       sessionStart = performance.now();
       await saveTrainingCheckpoint(paths.checkpoint, record, { params, adam, ema });
-      await writeModel(paths.model, emaDecay > 0 ? ema : params, { network, sde, scale, sampler: valSampler, steps: sde.T, ...(parameterization !== 'eps' && { parameterization }) });
+      await writeModel(paths.model, emaDecay > 0 ? ema : params, { network, sde, scale, sampler: valSampler, steps: sde.T, ...(parameterization !== 'eps' && { parameterization }), ...(valTemperature !== 1 && { temperature: valTemperature }) });
       await writeTrainingCurve(paths.curve, {
         lossSteps: record.history.loss.map((_, i) => i + 1),
         loss: record.history.loss,
@@ -254,7 +264,7 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
     };
     const validate = async (): Promise<void> => {
       if (!valImages.length) return;
-      const psnr = await validationPsnr(emaDecay > 0 ? ema : params, network, schedule, valImages, { scale, crop: valCrop, sampler: valSampler, parameterization, engine, onProgress: o.onProgress, signal: o.signal });
+      const psnr = await validationPsnr(emaDecay > 0 ? ema : params, network, schedule, valImages, { scale, crop: valCrop, sampler: valSampler, temperature: valTemperature, parameterization, engine, onProgress: o.onProgress, signal: o.signal });
       record.history.valSteps.push(record.step);
       record.history.valPsnr.push(psnr);
     };
@@ -267,43 +277,31 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
         }
         const step = record.step + 1;
         const rate = learningRate({ name: lrSchedule, lr, warmup, totalSteps: steps }, step);
-        const lossValue = trainStep();
-        function trainStep(): number {
+        const lossValue = await trainStep();
+        async function trainStep(): Promise<number> {
           const b = samplePatchBatch(trainImages, rng, { batch, patch, scale });
           const t = Array.from({ length: batch }, () => 1 + rng.nextInt(sde.T));
           const noise = rng.normals(b.hq.length);
-          const [x0, mu, xt] = tf.tidy(() => {
-            const x0 = tf.tensor4d(b.hq, [batch, patch, patch, 3]);
-            const lq = tf.tensor4d(b.lq, [batch, patch / scale, patch / scale, 3]);
-            const mu = resizeBicubic(lq, patch, patch);
-            return [x0, mu, irsdeTrainingState(schedule, x0, mu, tf.tensor4d(noise, [batch, patch, patch, 3]), t)];
-          });
-          try {
-            const { loss, grads } = lossAndGradients(params, (p) => irsdeLoss(schedule, networkOf(network, p, schedule, parameterization), xt, x0, mu, t, lossType, objective));
-            const value = loss.dataSync()[0]!;
-            loss.dispose();
-            if (!Number.isFinite(value)) {
-              tf.dispose([...grads.values()]);
-              return value;
-            }
-            const stepFn = optimizer === 'adamw' ? adamWStep : adamStep;
-            const next = stepFn(params, grads, adam, { lr: rate, weightDecay });
+          const { loss: value, grads } = await gradients.step(params, { hq: b.hq, lq: b.lq, noise: Float32Array.from(noise), t, patch, scale });
+          if (!Number.isFinite(value)) {
             tf.dispose([...grads.values()]);
-            disposeParameters(params);
-            if (adam !== ADAM_INITIAL_STATE) disposeAdamState(adam);
-            params = next.params;
-            adam = next.state;
-            if (emaDecay > 0) {
-              // LitEma: the decay ramps up as (1 + n)/(10 + n), so early weights do not dominate a short run.
-              const d = Math.min(emaDecay, (1 + step) / (10 + step));
-              const shadow = emaUpdate(ema, params, d);
-              disposeParameters(ema);
-              ema = shadow;
-            }
             return value;
-          } finally {
-            tf.dispose([x0, mu, xt]);
           }
+          const stepFn = optimizer === 'adamw' ? adamWStep : adamStep;
+          const next = stepFn(params, grads, adam, { lr: rate, weightDecay });
+          tf.dispose([...grads.values()]);
+          disposeParameters(params);
+          if (adam !== ADAM_INITIAL_STATE) disposeAdamState(adam);
+          params = next.params;
+          adam = next.state;
+          if (emaDecay > 0) {
+            // LitEma: the decay ramps up as (1 + n)/(10 + n), so early weights do not dominate a short run.
+            const d = Math.min(emaDecay, (1 + step) / (10 + step));
+            const shadow = emaUpdate(ema, params, d);
+            disposeParameters(ema);
+            ema = shadow;
+          }
+          return value;
         }
         if (!Number.isFinite(lossValue)) {
           throw new Error(`training diverged: the loss is ${lossValue} at step ${step}; the last good checkpoint is ${paths.checkpoint} (step ${lastSaved})`);
@@ -316,6 +314,7 @@ export async function trainIRSDE(o: TrainIRSDEOptions): Promise<TrainResult> {
       }
       if (lastSaved !== record.step || !resumed) await save();
     } finally {
+      await gradients.close();
       disposeAll(params, adam, ema);
     }
     const recent = record.history.loss.slice(-100);
@@ -349,13 +348,6 @@ function disposeAll(params: Parameters, adam: AdamState, ema: Parameters): void 
   disposeParameters(ema);
 }
 
-/** The differentiable network over `params` (a fresh module load inside the gradient scope). */
-function networkOf(config: ConditionalUNetConfig, params: Parameters, schedule: ReturnType<typeof irsdeSchedule>, p: NoiseParameterization): (xt: tf.Tensor, mu: tf.Tensor, t: readonly number[]) => tf.Tensor {
-  const unet = loadConditionalUNet(config, tensorWeightView(params, 'training parameters'));
-  const forward = (x: tf.Tensor, m: tf.Tensor, ts: readonly number[]): tf.Tensor => conditionalUNetForward(tfjsOps, unet, x as tf.Tensor4D, m as tf.Tensor4D, sinusoidalPosEmb(ts, unet.config.nf));
-  return (xt, mu, t) => tf.tidy(() => parameterizedNoiseSync(p, schedule, xt, mu, t, forward));
-}
-
 /** Starting weights from an IR-SDE checkpoint; its structure must be the trained network's (strict load). */
 function loadInitWeights(path: string, network: ConditionalUNetConfig): Map<string, tf.Tensor> {
   const w = openWeights(path);
@@ -384,6 +376,7 @@ interface ValidationOptions {
   parameterization: NoiseParameterization;
   crop: number;
   sampler: IRSDESamplerName;
+  temperature: number;
   engine: Awaited<ReturnType<typeof resolveEngine>>;
   onProgress?: ProgressCallback;
   signal?: AbortSignal;
@@ -415,7 +408,7 @@ export async function validationPsnr(weights: Parameters, network: ConditionalUN
       const lqData = degradeBicubic(hq, side, side, o.scale);
       const lq = tf.tensor4d(lqData, [1, side / o.scale, side / o.scale, 3]);
       try {
-        const sr = await irsdeSuperResolve(net, schedule, lq, { scale: o.scale, sampler: o.sampler, parameterization: o.parameterization, seed: 0, ...(o.signal && { signal: o.signal }) });
+        const sr = await irsdeSuperResolve(net, schedule, lq, { scale: o.scale, sampler: o.sampler, temperature: o.temperature, parameterization: o.parameterization, seed: 0, ...(o.signal && { signal: o.signal }) });
         const out = quantize((await sr.data()) as Float32Array, { mode: 'round', bitDepth: 8, signed: false }) as Uint8Array;
         sr.dispose();
         sum += psnrY(out, hq8, side, side, o.scale);

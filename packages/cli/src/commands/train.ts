@@ -44,7 +44,9 @@ const TRAIN_FLAGS = {
   'val-every': { type: 'string' },
   'val-crop': { type: 'string' },
   'val-sampler': { type: 'string' },
+  'val-temperature': { type: 'string' },
   'checkpoint-every': { type: 'string' },
+  workers: { type: 'string' },
   init: { type: 'string' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -88,7 +90,9 @@ export function parseTrainArgs(args: string[]): TrainIRSDEOptions & { json: bool
   set('valEvery', int('val-every', 1));
   set('valCrop', int('val-crop', 8));
   set('valSampler', parseChoice('--val-sampler', v['val-sampler'], ['posterior', 'sde'] as const));
+  set('valTemperature', float('val-temperature', 0, 2));
   set('checkpointEvery', int('checkpoint-every', 1));
+  set('workers', int('workers', 0, 64));
   set('init', v.init);
   const network = { nf: int('nf', 1, 1024), depth: int('depth', 1, 8), pixel_unshuffle: int('pixel-unshuffle', 1, 8) };
   if (Object.values(network).some((x) => x !== undefined)) o.network = network;

@@ -1,5 +1,6 @@
 import { writeImage } from '@stablesr/core';
-import { IRSDEUpscaler } from '@stablesr/irsde';
+import { IRSDEUpscaler, IRSDE_DEFAULTS, checkIrsdeSteps } from '@stablesr/irsde';
+import { UsageError } from '../usageError.js';
 import { mkdirSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { CliIo } from '../cliIo.js';
@@ -20,6 +21,12 @@ export async function upscaleIrsdeCommand(opts: UpscaleCliOptions, io: CliIo): P
   const ir = opts.irsde!;
   const { infos, backend, engine, bar } = await startUpscale(opts, io);
   const model = await IRSDEUpscaler.load({ checkpoint: opts.checkpoint, ...opts.engine });
+  // --steps against the model's own T, before any image is read.
+  const stepsProblem = checkIrsdeSteps(model.sde.T ?? IRSDE_DEFAULTS.T, ir.steps, ir.sampler ?? model.defaults.sampler, '--steps');
+  if (stepsProblem) {
+    model.dispose();
+    throw new UsageError(stepsProblem);
+  }
   const loadSeconds = round1((performance.now() - t0) / 1000);
   const results: UpscaleImageResult[] = [];
   try {
