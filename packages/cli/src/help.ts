@@ -63,7 +63,8 @@ Weights:
                            An IR-SDE model takes --scale (4), --steps (1…its T, default T = 100; fewer than T
                            are evenly spaced timesteps, posterior sampler only), --sampler sde|posterior
                            (posterior), --temperature 0…2 (scale of the sampler's noise, 1; 0 = deterministic),
-                           --seed, --tile-size (256 px) and --tile-overlap (tile/4) only; a model trained by
+                           --self-ensemble on|off (average the network over the 8 flips/transposes: 8× the
+                           cost, off), --seed, --tile-size (256 px) and --tile-overlap (tile/4) only; a model trained by
                            stablesr (the default one too) brings its own defaults for these.
   --cfw FILE               CFW autoencoder vqgan_cfw_00011.ckpt (without it: plain VAE decoder, --fidelity unused)
   --preset 512|768v        built-in model configuration (default 512); the 768 model needs --preset 768v,

@@ -17,6 +17,7 @@ export interface IrsdeCliOptions {
   steps?: number;
   sampler?: IRSDESamplerName;
   temperature?: number;
+  selfEnsemble?: boolean;
   seed?: number;
   tileSize?: number;
   tileOverlap?: number;
@@ -40,13 +41,13 @@ export function parseIrsdeFlags(v: Readonly<Record<string, unknown>>, stablesrOn
   for (const flag of stablesrOnly) {
     if (v[flag] !== undefined) throw new UsageError(`--${flag} applies to StableSR checkpoints; ${checkpoint} is an IR-SDE model (its flags: ${IRSDE_FLAGS.map((f) => `--${f}`).join(', ')})`);
   }
-  const opts: Record<string, string | number> = {};
+  const opts: Record<string, string | number | boolean> = {};
   for (const spec of IRSDE_UPSCALE_OPTION_SPECS) {
     const flag = `--${spec.flag}`;
     const raw = v[spec.flag] as string | undefined;
     const range = { min: spec.min ?? 0, ...(spec.max !== undefined && { max: spec.max }) };
-    const value = spec.kind === 'choice' ? parseChoice(flag, raw, spec.choices!) : spec.kind === 'int' ? parseIntOption(flag, raw, range) : parseFloatOption(flag, raw, range);
-    if (value !== undefined) opts[spec.name] = value;
+    const value = spec.kind === 'choice' || spec.kind === 'switch' ? parseChoice(flag, raw, spec.choices!) : spec.kind === 'int' ? parseIntOption(flag, raw, range) : parseFloatOption(flag, raw, range);
+    if (value !== undefined) opts[spec.name] = spec.kind === 'switch' ? value === 'on' : value;
   }
   if (opts.tileSize !== undefined && opts.tileOverlap !== undefined && opts.tileOverlap >= opts.tileSize) throw new UsageError(`--tile-overlap must be smaller than --tile-size (${opts.tileSize}), got ${opts.tileOverlap}`);
   return opts as IrsdeCliOptions;

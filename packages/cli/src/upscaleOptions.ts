@@ -55,7 +55,8 @@ export interface UpscaleCliOptions {
 
 const OPTIONS = {
   ...WEIGHT_FLAGS,
-  temperature: { type: 'string' },
+  // The IR-SDE flags StableSR does not share (temperature, self-ensemble).
+  ...(Object.fromEntries(IRSDE_FLAGS.map((f) => [f, { type: 'string' }])) as Record<string, { type: 'string' }>),
   ...(Object.fromEntries(UPSCALE_OPTION_SPECS.map((s) => [s.flag, { type: 'string' }])) as Record<string, { type: 'string' }>),
   backend: { type: 'string' },
   ...ENGINE_FLAGS,
@@ -90,6 +91,8 @@ export function parseUpscaleArgs(args: string[]): UpscaleCliOptions | 'help' {
     const stablesrOnly = ['cfw', 'config', 'cfw-config', 'text-encoder', 'tokenizer', 'preset', 'vae-tile-size', 'weights', ...UPSCALE_OPTION_SPECS.map((s) => s.flag).filter((f) => !(IRSDE_FLAGS as readonly string[]).includes(f))];
     irsde = parseIrsdeFlags(v, stablesrOnly, v.checkpoint === undefined ? `the default model (no --checkpoint: ${checkpoint})` : checkpoint);
   } else {
+    const shared = new Set(UPSCALE_OPTION_SPECS.map((s) => s.flag));
+    for (const f of IRSDE_FLAGS) if (!shared.has(f) && v[f as keyof typeof v] !== undefined) throw new UsageError(`--${f} applies to IR-SDE models (the default model, or an IR-SDE --checkpoint); ${checkpoint} is a StableSR checkpoint`);
     try {
       upscale = parseUpscaleOptionStrings(v as Record<string, string | undefined>);
     } catch (e) {

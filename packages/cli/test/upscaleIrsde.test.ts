@@ -47,6 +47,9 @@ test.serial('an IR-SDE checkpoint is recognised by its keys and upscales 4× (sd
   const sde = await upscale('s.png', '--sampler', 'sde', '--seed', '7');
   t.is(sde.code, 0, sde.err);
   t.is(sde.res!.images[0]!.steps, 100);
+  const ens = await upscale('e.png', '--steps', '3', '--sampler', 'posterior', '--seed', '7', '--self-ensemble', 'on');
+  t.is(ens.code, 0, ens.err);
+  t.false(readFileSync(join(dir, 'a.png')).equals(readFileSync(join(dir, 'e.png'))), 'the self-ensemble averages a non-symmetric network into another image');
   const tiled = await upscale('c.png', '--steps', '2', '--sampler', 'posterior', '--tile-size', '24', '--tile-overlap', '8', '--scale', '2');
   t.is(tiled.code, 0, tiled.err);
   t.deepEqual(tiled.res!.images[0]!.outputSize, { width: 28, height: 20 });
@@ -71,6 +74,12 @@ test.serial('IR-SDE flags are checked, and StableSR-only flags are refused namin
   const tooMany = await upscale('x.png', '--steps', '101');
   t.is(tooMany.code, 2);
   t.regex(tooMany.err, /--steps must be ≤ 100 \(the model's T/);
+  const ensBad = await upscale('x.png', '--self-ensemble', 'yes');
+  t.is(ensBad.code, 2);
+  t.regex(ensBad.err, /--self-ensemble must be one of on, off, got "yes"/);
+  const irsdeOnly = await upscale('x.png', '--model', 'stablesr', '--temperature', '0.5');
+  t.is(irsdeOnly.code, 2);
+  t.regex(irsdeOnly.err, /--temperature applies to IR-SDE models/);
   const model = await upscale('x.png', '--model', 'sdxl');
   t.is(model.code, 2);
   t.regex(model.err, /--model must be one of stablesr, irsde/);

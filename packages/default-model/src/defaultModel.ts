@@ -19,6 +19,8 @@ export interface DefaultModelManifest {
   sampler: IRSDESamplerName;
   steps: number;
   temperature: number;
+  /** Whether upscaling averages the network over the 8 flips/transposes by default. */
+  selfEnsemble?: boolean;
 }
 
 /** The folder of the shipped model (inside the package, next to `dist/` and `src/`). */

@@ -1,10 +1,12 @@
 // Evaluates IR-SDE models against bicubic and Lanczos on the held-out crops (256² → 64² → 256²; PSNR / SSIM on
 // luma, shave 4) and writes the README's table (markdown + JSON) and side-by-side picture.
 //   node --import=tsx --conditions=stablesr-source packages/default-model/training/evaluateDefaultModel.ts \
-//     [--model NAME=FILE ...] [--work DIR] [--json OUT] [--picture OUT.png] [--steps N] [--temperature X] [--variants]
-// Default model list: the shipped model, sampled as its metadata says (--steps / --temperature override). --variants
-// adds, for the first model, the quality/time table: the posterior sampler at 1, 2, 4, T/2 and T steps without noise,
-// the reference's noise (temperature 1, and 0.5) at T steps, and the reverse SDE at T steps.
+//     [--model NAME=FILE ...] [--work DIR] [--json OUT] [--picture OUT.png] [--steps N] [--temperature X]
+//     [--self-ensemble on|off] [--variants]
+// Default model list: the shipped model, sampled as its metadata says (--steps / --temperature / --self-ensemble
+// override). --variants adds, for the first model, the quality/time table: the posterior sampler at 1, 2, 4, T/2 and T
+// steps without noise, each also with the self-ensemble, the reference's noise (temperature 1, and 0.5) at T steps,
+// and the reverse SDE at T steps.
 import { writeFileSync, renameSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,7 +18,7 @@ import { evaluationCrops } from './evaluationCrops.js';
 import { type EvaluatedMethod, type MethodScore, bicubic, irsdeMethod, lanczos, lowResolution, scoreMethod } from './evaluateUpscalers.js';
 import { prepareDefaultModelData } from './prepareData.js';
 
-const { values } = parseArgs({ options: { model: { type: 'string', multiple: true }, work: { type: 'string' }, json: { type: 'string' }, picture: { type: 'string' }, variants: { type: 'boolean' }, temperature: { type: 'string' }, steps: { type: 'string' } } });
+const { values } = parseArgs({ options: { model: { type: 'string', multiple: true }, work: { type: 'string' }, json: { type: 'string' }, picture: { type: 'string' }, variants: { type: 'boolean' }, temperature: { type: 'string' }, steps: { type: 'string' }, 'self-ensemble': { type: 'string' } } });
 await initBackend();
 const scale = 4;
 const work = resolve(join(import.meta.dirname, '..', '..', '..'), values.work ?? '.cache/default-model');
@@ -32,24 +34,25 @@ for (const m of models) loaded.push({ name: m.name, model: await IRSDEUpscaler.l
 const methods: EvaluatedMethod[] = [bicubic(scale), lanczos(scale)];
 const temperatureOf = (model: IRSDEUpscaler): number => (values.temperature !== undefined ? Number(values.temperature) : (model.defaults.temperature ?? 1));
 const stepsOf = (model: IRSDEUpscaler): number => (values.steps !== undefined ? Number(values.steps) : (model.defaults.steps ?? model.sde.T ?? 100));
-const label = (name: string, sampler: string, steps: number, temperature: number): string => `${name}: ${sampler}, ${steps} step${steps === 1 ? '' : 's'}, temperature ${temperature}`;
-for (const { name, model } of loaded) methods.push(irsdeMethod(label(name, 'posterior', stepsOf(model), temperatureOf(model)), model, 'posterior', stepsOf(model), temperatureOf(model)));
+const ensembleOf = (model: IRSDEUpscaler): boolean => (values['self-ensemble'] !== undefined ? values['self-ensemble'] === 'on' : (model.defaults.selfEnsemble ?? false));
+const label = (name: string, sampler: string, steps: number, temperature: number, ensemble: boolean): string => `${name}: ${sampler}, ${steps} step${steps === 1 ? '' : 's'}, temperature ${temperature}${ensemble ? ', self-ensemble' : ''}`;
+for (const { name, model } of loaded) methods.push(irsdeMethod(label(name, 'posterior', stepsOf(model), temperatureOf(model), ensembleOf(model)), model, 'posterior', stepsOf(model), temperatureOf(model), ensembleOf(model)));
 if (values.variants && loaded[0]) {
   const { name, model } = loaded[0];
   const T = model.sde.T ?? 100;
-  const primary = { steps: stepsOf(model), temperature: temperatureOf(model) };
+  const primary = { steps: stepsOf(model), temperature: temperatureOf(model), ensemble: ensembleOf(model) };
   const grid = [
-    ...[1, 2, 4, Math.round(T / 2), T].map((steps) => ({ sampler: 'posterior' as const, steps, temperature: 0 })),
-    { sampler: 'posterior' as const, steps: T, temperature: 0.5 },
-    { sampler: 'posterior' as const, steps: T, temperature: 1 },
-    { sampler: 'sde' as const, steps: T, temperature: 0 },
+    ...[1, 2, 4, Math.round(T / 2), T].flatMap((steps) => [false, true].map((ensemble) => ({ sampler: 'posterior' as const, steps, temperature: 0, ensemble }))),
+    { sampler: 'posterior' as const, steps: T, temperature: 0.5, ensemble: false },
+    { sampler: 'posterior' as const, steps: T, temperature: 1, ensemble: false },
+    { sampler: 'sde' as const, steps: T, temperature: 0, ensemble: false },
   ];
-  const seen = new Set([`posterior/${primary.steps}/${primary.temperature}`]);
+  const seen = new Set([`posterior/${primary.steps}/${primary.temperature}/${primary.ensemble}`]);
   for (const v of grid) {
-    const key = `${v.sampler}/${v.steps}/${v.temperature}`;
+    const key = `${v.sampler}/${v.steps}/${v.temperature}/${v.ensemble}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    methods.push(irsdeMethod(label(name, v.sampler, v.steps, v.temperature), model, v.sampler, v.steps, v.temperature));
+    methods.push(irsdeMethod(label(name, v.sampler, v.steps, v.temperature, v.ensemble), model, v.sampler, v.steps, v.temperature, v.ensemble));
   }
 }
 const scores: MethodScore[] = [];

@@ -40,10 +40,10 @@ export const lanczos = (scale: number): EvaluatedMethod => ({
   run: async (lr) => new Uint8Array(await sharp(Buffer.from(lr.data), { raw: { width: lr.width, height: lr.height, channels: 3 } }).resize(lr.width * scale, lr.height * scale, { kernel: 'lanczos3' }).raw().toBuffer()),
 });
 
-/** An IR-SDE model with a sampler, step count and noise temperature, seed 0. */
-export const irsdeMethod = (name: string, model: IRSDEUpscaler, sampler: IRSDESamplerName, steps?: number, temperature?: number): EvaluatedMethod => ({
+/** An IR-SDE model with a sampler, step count, noise temperature and self-ensemble setting, seed 0. */
+export const irsdeMethod = (name: string, model: IRSDEUpscaler, sampler: IRSDESamplerName, steps?: number, temperature?: number, selfEnsemble = false): EvaluatedMethod => ({
   name,
-  run: async (lr) => (await model.upscale(lr, { sampler, seed: 0, ...(steps !== undefined && { steps }), ...(temperature !== undefined && { temperature }) })).image.data as Uint8Array,
+  run: async (lr) => (await model.upscale(lr, { sampler, seed: 0, selfEnsemble, ...(steps !== undefined && { steps }), ...(temperature !== undefined && { temperature }) })).image.data as Uint8Array,
 });
 
 export async function scoreMethod(method: EvaluatedMethod, crops: readonly EvaluationCrop[], scale: number, onCrop?: (i: number) => void): Promise<MethodScore> {

@@ -59,7 +59,7 @@ if (!values['no-publish']) {
   const evalJson = join(out, 'evaluation.json');
   const picture = join(root, 'docs', 'default-model', 'comparison.png');
   mkdirSync(dirname(picture), { recursive: true });
-  execFileSync(process.execPath, ['--import=tsx', '--conditions=stablesr-source', join(import.meta.dirname, 'evaluateDefaultModel.ts'), '--work', work, '--model', `stablesr-4x=${result.model}`, '--variants', '--temperature', String(DEFAULT_MODEL_SAMPLING.temperature), '--steps', String(DEFAULT_MODEL_SAMPLING.steps), '--json', evalJson, '--picture', picture], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['--import=tsx', '--conditions=stablesr-source', join(import.meta.dirname, 'evaluateDefaultModel.ts'), '--work', work, '--model', `stablesr-4x=${result.model}`, '--variants', '--temperature', String(DEFAULT_MODEL_SAMPLING.temperature), '--steps', String(DEFAULT_MODEL_SAMPLING.steps), '--self-ensemble', DEFAULT_MODEL_SAMPLING.selfEnsemble ? 'on' : 'off', '--json', evalJson, '--picture', picture], { stdio: 'inherit' });
   const evaluation = JSON.parse(readFileSync(evalJson, 'utf8')) as PublishedEvaluation;
   const manifest = await publishDefaultModel(out, DEFAULT_MODEL_DIR, evaluation, DEFAULT_MODEL_SAMPLING);
   console.log(`published ${DEFAULT_MODEL_DIR} (sha256 ${manifest.sha256})`);

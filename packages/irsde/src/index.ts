@@ -20,6 +20,7 @@ export * from './sinusoidalPosEmb.js';
 export * from './conditionalUNet.js';
 export * from './conditionalUNetNetwork.js';
 export * from './conditionalUNetConfigFromWeights.js';
+export * from './dihedralEnsemble.js';
 export * from './irsdeSuperResolve.js';
 export * from './irsdeUpscaler.js';
 export * from './irsdeUpscaleOptions.js';

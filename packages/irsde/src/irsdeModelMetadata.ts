@@ -26,6 +26,8 @@ export interface IRSDEModelMetadata {
   steps?: number;
   /** Recommended noise temperature of the sampler (see IRSDESuperResolveOptions.temperature); absent means 1. */
   temperature?: number;
+  /** Whether upscaling runs the geometric self-ensemble by default (IRSDESuperResolveOptions.selfEnsemble); absent means no. */
+  selfEnsemble?: boolean;
 }
 
 /** The metadata record for a weight file. */
@@ -54,6 +56,7 @@ export function readIRSDEMetadata(source: TensorSource): IRSDEModelMetadata | un
   if (r.sampler !== undefined && r.sampler !== 'sde' && r.sampler !== 'posterior') bad(`sampler must be "sde" or "posterior", got ${JSON.stringify(r.sampler)}`);
   if (r.parameterization !== undefined && !NOISE_PARAMETERIZATIONS.includes(r.parameterization)) bad(`parameterization must be one of ${NOISE_PARAMETERIZATIONS.join(', ')}, got ${JSON.stringify(r.parameterization)}`);
   if (r.temperature !== undefined && !(typeof r.temperature === 'number' && r.temperature >= 0 && r.temperature <= 2)) bad(`temperature must be a number in [0, 2], got ${JSON.stringify(r.temperature)}`);
+  if (r.selfEnsemble !== undefined && typeof r.selfEnsemble !== 'boolean') bad(`selfEnsemble must be true or false, got ${JSON.stringify(r.selfEnsemble)}`);
   if (r.steps !== undefined && (!Number.isInteger(r.steps) || r.steps < 1 || r.steps > (r.sde!.T ?? 100))) bad(`steps must be an integer 1 … sde.T (${r.sde!.T ?? 100}), got ${JSON.stringify(r.steps)}`);
   return r as IRSDEModelMetadata;
 }

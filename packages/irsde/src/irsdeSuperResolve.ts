@@ -8,6 +8,7 @@ import { samplePosterior } from './posteriorSampler.js';
 import { type IRSDEDenoiseFn } from './samplerTypes.js';
 import { sampleReverseSde } from './sdeSampler.js';
 import { reverseTimesteps } from './reverseTimesteps.js';
+import { type MapNetworkRun, dihedralEnsemble } from './dihedralEnsemble.js';
 
 /** The reverse samplers of the official code: `reverse_sde` (Euler–Maruyama) or the newer `reverse_posterior`. */
 export type IRSDESamplerName = 'sde' | 'posterior';
@@ -29,6 +30,11 @@ export interface IRSDESuperResolveOptions {
    * sampler's only (it jumps between timesteps exactly); 1 step returns the network's x̂₀ at t = T.
    */
   steps?: number;
+  /**
+   * Geometric self-ensemble ({@link dihedralEnsemble}): every network call runs on the 8 flips/transposes of its
+   * inputs and averages the outputs mapped back; 8× the network cost. Default false.
+   */
+  selfEnsemble?: boolean;
   /** Seed of the x_T and per-step draws (ignored when `noise` is given). */
   seed?: number;
   /** Source of the draws (`x_T`, then one `step` per step), e.g. injected recorded draws. */
@@ -85,7 +91,9 @@ export async function irsdeSuperResolve(net: ConditionalUNetNetwork, schedule: I
   const p = opts.parameterization ?? 'eps';
   if (!NOISE_PARAMETERIZATIONS.includes(p)) throw new Error(`option parameterization must be one of ${NOISE_PARAMETERIZATIONS.join(', ')}, got ${JSON.stringify(p)}`);
   // The residual and x0 forms are pixel-wise around the network, so tiles see exactly what the whole image would.
-  const noiseOf = (xs: tf.Tensor4D, ms: tf.Tensor4D, tt: number): Promise<tf.Tensor4D> => parameterizedNoise(p, schedule, xs, ms, tt, (a, b, c) => net.run(a, b, c));
+  const runNet: MapNetworkRun = (a, b, c) => net.run(a, b, c);
+  const run = opts.selfEnsemble ? dihedralEnsemble(runNet) : runNet;
+  const noiseOf = (xs: tf.Tensor4D, ms: tf.Tensor4D, tt: number): Promise<tf.Tensor4D> => parameterizedNoise(p, schedule, xs, ms, tt, run);
   const denoise: IRSDEDenoiseFn = tiled
     ? (x, t) => evaluateTiled(noiseOf, x, mu, t, { tileSize, tileOverlap, signal: opts.signal })
     : (x, t) => noiseOf(x, mu, t);
@@ -94,8 +102,8 @@ export async function irsdeSuperResolve(net: ConditionalUNetNetwork, schedule: I
     xT = noiseState(schedule, mu, noise) as tf.Tensor4D;
     opts.trace?.('mu', mu);
     opts.trace?.('x_T', xT);
-    const run = sampler === 'sde' ? sampleReverseSde : samplePosterior;
-    const out = await run(denoise, xT, schedule, {
+    const sample = sampler === 'sde' ? sampleReverseSde : samplePosterior;
+    const out = await sample(denoise, xT, schedule, {
       mu,
       noise,
       steps,

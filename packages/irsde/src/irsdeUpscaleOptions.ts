@@ -5,9 +5,10 @@
  * by {@link checkIrsdeSteps} and {@link IRSDEUpscaler.upscale}.
  */
 export interface IrsdeUpscaleOptionSpec {
-  name: 'scale' | 'steps' | 'sampler' | 'temperature' | 'seed' | 'tileSize' | 'tileOverlap';
+  name: 'scale' | 'steps' | 'sampler' | 'temperature' | 'selfEnsemble' | 'seed' | 'tileSize' | 'tileOverlap';
   flag: string;
-  kind: 'int' | 'number' | 'choice';
+  /** `switch`: on | off, a boolean option. */
+  kind: 'int' | 'number' | 'choice' | 'switch';
   min?: number;
   max?: number;
   choices?: readonly string[];
@@ -19,6 +20,7 @@ export const IRSDE_UPSCALE_OPTION_SPECS: readonly IrsdeUpscaleOptionSpec[] = [
   { name: 'steps', flag: 'steps', kind: 'int', min: 1, max: 10000 },
   { name: 'sampler', flag: 'sampler', kind: 'choice', choices: ['sde', 'posterior'] },
   { name: 'temperature', flag: 'temperature', kind: 'number', min: 0, max: 2 },
+  { name: 'selfEnsemble', flag: 'self-ensemble', kind: 'switch', choices: ['on', 'off'] },
   { name: 'seed', flag: 'seed', kind: 'int', min: 0, max: 0xffffffff },
   { name: 'tileSize', flag: 'tile-size', kind: 'int', min: 8, max: 1 << 16 },
   { name: 'tileOverlap', flag: 'tile-overlap', kind: 'int', min: 0, max: 1 << 16 },

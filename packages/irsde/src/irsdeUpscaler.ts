@@ -53,7 +53,7 @@ export class IRSDEUpscaler {
      * Defaults of {@link IRSDEUpscaler.upscale} that came with the model (scale, sampler, steps); `trainedScale` when
      * the file records the factor it was trained for (a stablesr-trained model), which is then the only one it takes.
      */
-    readonly defaults: { scale: number; sampler?: IRSDESamplerName; steps?: number; temperature?: number; trainedScale?: number },
+    readonly defaults: { scale: number; sampler?: IRSDESamplerName; steps?: number; temperature?: number; selfEnsemble?: boolean; trainedScale?: number },
     /** What the network outputs (from the file's metadata; `eps` for the authors' checkpoints). */
     readonly parameterization: NoiseParameterization = 'eps',
   ) {}
@@ -67,7 +67,7 @@ export class IRSDEUpscaler {
       const sde = { ...IRSDE_SISR_SDE, ...meta?.sde, ...opts.sde };
       irsdeSchedule(sde); // fails here, at load, on a bad SDE setting
       const unet = loadConditionalUNet(config, weights);
-      const defaults = { scale: meta?.scale ?? IRSDE_SR_DEFAULTS.scale, ...(meta?.scale && { trainedScale: meta.scale }), ...(meta?.sampler && { sampler: meta.sampler }), ...(meta?.steps && { steps: meta.steps }), ...(meta?.temperature !== undefined && { temperature: meta.temperature }) };
+      const defaults = { scale: meta?.scale ?? IRSDE_SR_DEFAULTS.scale, ...(meta?.scale && { trainedScale: meta.scale }), ...(meta?.sampler && { sampler: meta.sampler }), ...(meta?.steps && { steps: meta.steps }), ...(meta?.temperature !== undefined && { temperature: meta.temperature }), ...(meta?.selfEnsemble !== undefined && { selfEnsemble: meta.selfEnsemble }) };
       return new IRSDEUpscaler(unet, compileConditionalUNet(unet, engine), engine, config, sde, defaults, meta?.parameterization ?? 'eps');
     } finally {
       weights.close();
@@ -90,7 +90,7 @@ export class IRSDEUpscaler {
     decoded.rgb.dispose();
     try {
       const { steps: _steps, ...rest } = opts;
-      const out = await irsdeSuperResolve(this.net, irsdeSchedule(this.sde), lq, { ...rest, steps, scale: rest.scale ?? this.defaults.scale, sampler, temperature: rest.temperature ?? this.defaults.temperature, parameterization: this.parameterization });
+      const out = await irsdeSuperResolve(this.net, irsdeSchedule(this.sde), lq, { ...rest, steps, scale: rest.scale ?? this.defaults.scale, sampler, temperature: rest.temperature ?? this.defaults.temperature, selfEnsemble: rest.selfEnsemble ?? this.defaults.selfEnsemble, parameterization: this.parameterization });
       const [, height, width] = out.shape;
       const values = (await out.data()) as Float32Array;
       out.dispose();

@@ -3,7 +3,7 @@
 import test from 'ava';
 import * as tf from '@tensorflow/tfjs-core';
 import { type ProgressEvent, SeededNoise, recordWeightRequests, resizeBicubic, resolveEngine, syntheticSource, weightsFromSource } from '@stablesr/core';
-import { type ConditionalUNetNetwork, compileConditionalUNet, disposeConditionalUNet, edmCoefficients, irsdeSchedule, irsdeSuperResolve, loadConditionalUNet } from '../src/index.js';
+import { type ConditionalUNetNetwork, compileConditionalUNet, dihedralEnsemble, disposeConditionalUNet, edmCoefficients, irsdeSchedule, irsdeSuperResolve, loadConditionalUNet } from '../src/index.js';
 
 const schedule = irsdeSchedule({ max_sigma: 10, T: 6, schedule: 'cosine', eps: 0.01 });
 const maxAbs = (a: tf.Tensor, b: tf.Tensor): number => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
@@ -131,4 +131,25 @@ test.serial('temperature scales the draws: 0 makes the sampler deterministic (se
   t.true(maxAbs(warm1, warm2) > 1e-3, 'temperature 1: the seed matters');
   await t.throwsAsync(irsdeSuperResolve(pointwiseNet(calls), schedule, lq, { temperature: 3 }), { message: /option temperature must be a number in \[0, 2\], got 3/ });
   tf.dispose([lq, cold1, cold2, warm1, warm2]);
+});
+
+test.serial('self-ensemble: a network that commutes with flips and transposes is unchanged; any other is averaged over the 8 symmetries; nothing leaks', async (t) => {
+  const lq = tf.tidy(() => tf.sigmoid(new SeededNoise(6).draw([1, 5, 7, 3])) as tf.Tensor4D);
+  const calls = { shapes: [] as number[][] };
+  const plain = await irsdeSuperResolve(pointwiseNet(calls), schedule, lq, { seed: 2 });
+  const before = tf.memory().numTensors;
+  const ens = await irsdeSuperResolve(pointwiseNet(calls), schedule, lq, { seed: 2, selfEnsemble: true });
+  t.true(maxAbs(plain, ens) < 1e-5, `pointwise network: ${maxAbs(plain, ens)}`);
+  t.deepEqual(calls.shapes.slice(-16).map((s) => `${s[1]}×${s[2]}`), Array.from({ length: 2 }, () => ['20×28', '20×28', '20×28', '20×28', '28×20', '28×20', '28×20', '28×20']).flat(), 'eight calls a step, half of them transposed');
+  // A network that is not symmetric: it outputs the row index (a vertical ramp). Its average over the 8 symmetries is
+  // (row ramp + flipped row ramp + column ramp + flipped column ramp)/4 per pixel: (H − 1)/2·½ + (W − 1)/2·½.
+  const ramp = (calls2: number[][]) => ({ network: undefined as never, run: async (x: tf.Tensor4D) => { calls2.push([...x.shape]); const [b, h, w, c] = x.shape; return tf.tidy(() => tf.tile(tf.reshape(tf.range(0, h), [1, h, 1, 1]), [b, 1, w, c])) as tf.Tensor4D; } });
+  const ensembled = dihedralEnsemble((x, m, tt) => ramp([]).run(x));
+  const x = tf.zeros([1, 4, 6, 2]) as tf.Tensor4D;
+  const avg = await ensembled(x, x, 1);
+  const expected = (4 - 1) / 4 + (6 - 1) / 4;
+  t.true(tf.tidy(() => tf.max(tf.abs(tf.sub(avg, expected))).dataSync()[0]!) < 1e-6, 'mean of row and column ramps, both directions');
+  tf.dispose([avg, x, ens]);
+  t.is(tf.memory().numTensors, before, 'tensors leaked');
+  tf.dispose([lq, plain]);
 });

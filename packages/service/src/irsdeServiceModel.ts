@@ -12,7 +12,8 @@ export function irsdeServiceModel(model: IRSDEUpscaler, name: string): ServiceMo
   return {
     descriptor,
     upscale: async (input, o, ctl) => {
-      const r = await model.upscale(input, { ...(o as IRSDEUpscaleOptions), onProgress: progressListener(ctl), ...(ctl.signal && { signal: ctl.signal }) });
+      const { selfEnsemble, ...rest } = o as Record<string, unknown>;
+      const r = await model.upscale(input, { ...(rest as IRSDEUpscaleOptions), ...(selfEnsemble !== undefined && { selfEnsemble: selfEnsemble === 'on' }), onProgress: progressListener(ctl), ...(ctl.signal && { signal: ctl.signal }) });
       return { png: await encodeImage(r.image, { format: 'png' }), width: r.image.width, height: r.image.height };
     },
     upscalePatch: notSplit,

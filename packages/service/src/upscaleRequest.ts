@@ -81,8 +81,9 @@ function prepareIrsde(m: IrsdeDescriptor, query: Record<string, string>, width: 
   for (const [k, raw] of Object.entries(query)) {
     const p = IRSDE_PARAMS.get(k);
     if (!p) throw new RequestError(400, `unknown query parameter ${k} (model ${m.name} is an IR-SDE model; it takes: model, ${[...IRSDE_PARAMS.keys()].join(', ')})`);
-    if (p.kind === 'choice') {
+    if (p.kind === 'choice' || p.kind === 'switch') {
       if (!p.choices!.includes(raw)) throw new RequestError(400, `query parameter ${k} must be one of ${p.choices!.join(', ')}, got "${raw}"`);
+      // Options travel in the job as JSON values; a switch is kept as its on/off word and read by the worker.
       options[p.name] = raw;
       continue;
     }
