@@ -64,8 +64,9 @@ Weights:
                            are evenly spaced timesteps, posterior sampler only), --sampler sde|posterior
                            (posterior), --temperature 0…2 (scale of the sampler's noise, 1; 0 = deterministic),
                            --self-ensemble on|off (average the network over the 8 flips/transposes: 8× the
-                           cost, off), --seed, --tile-size (256 px) and --tile-overlap (tile/4) only; a model trained by
-                           stablesr (the default one too) brings its own defaults for these.
+                           cost, off), --seed, --tile-size (256 × the model's pixel unshuffle: 1024 px for the
+                           default model) and --tile-overlap (tile/4) only; a model trained by stablesr (the
+                           default one too) brings its own defaults for these.
   --cfw FILE               CFW autoencoder vqgan_cfw_00011.ckpt (without it: plain VAE decoder, --fidelity unused)
   --preset 512|768v        built-in model configuration (default 512); the 768 model needs --preset 768v,
                            it cannot be told apart from its weights

@@ -76,6 +76,15 @@ test.serial('--parameterization edm and --val-temperature are recorded in the mo
   t.regex(bad.err, /--val-temperature must be ≤ 2/);
 });
 
+test.serial('--workers 1 trains data-parallel, and rerunning the finished run exits cleanly while its worker starts', async (t) => {
+  const out = join(dir, 'workers');
+  for (let i = 0; i < 2; i++) {
+    const r = await run('train', '--data', DATA, '--out', out, '--steps', '2', '--val-every', '100', '--workers', '1', '--json', ...tiny({ batch: '2' }));
+    t.is(r.code, 0, r.err);
+    t.is((JSON.parse(r.out) as Result).step, 2);
+  }
+});
+
 test.serial('resuming continues the same random stream: 2 + 2 steps equal 4 steps', async (t) => {
   const split = join(dir, 'split');
   const whole = join(dir, 'whole');

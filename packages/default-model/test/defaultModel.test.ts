@@ -79,5 +79,5 @@ test('on a held-out photograph the default model beats bicubic (PSNR-Y, shave 4)
   }
 });
 
-/** Measured +0.30 dB on this crop for the shipped model (21:18, 2026-12-04); half of it, so a broken model fails. */
-const MIN_GAIN_DB = 0.15;
+/** Measured +1.27 dB on this crop for the shipped model (28.49 vs 27.22 dB, 2026-12-07); half of it, so a broken model fails. */
+const MIN_GAIN_DB = 0.6;

@@ -27,6 +27,12 @@ export interface IRSDEUpscaleOptions extends Omit<IRSDESuperResolveOptions, 'tra
    * Fewer than T visit evenly spaced timesteps of the model's own schedule (posterior sampler only).
    */
   steps?: number;
+  /**
+   * Side of the pixel tiles (see IRSDESuperResolveOptions.tileSize). Default 256 × the network's `pixel_unshuffle`
+   * (1024 for the default model): a tile is 256² network positions whatever the grid, so a 1024² output runs as one
+   * call instead of 25 overlapping ones (measured on the default model: fewer pixels computed, at ~2.5 GB peak).
+   */
+  tileSize?: number;
 }
 
 export interface IRSDEUpscaleResult {
@@ -90,7 +96,8 @@ export class IRSDEUpscaler {
     decoded.rgb.dispose();
     try {
       const { steps: _steps, ...rest } = opts;
-      const out = await irsdeSuperResolve(this.net, irsdeSchedule(this.sde), lq, { ...rest, steps, scale: rest.scale ?? this.defaults.scale, sampler, temperature: rest.temperature ?? this.defaults.temperature, selfEnsemble: rest.selfEnsemble ?? this.defaults.selfEnsemble, parameterization: this.parameterization });
+      const tileSize = rest.tileSize ?? IRSDE_SR_DEFAULTS.tileSize * (this.config.pixel_unshuffle ?? 1);
+      const out = await irsdeSuperResolve(this.net, irsdeSchedule(this.sde), lq, { ...rest, tileSize, steps, scale: rest.scale ?? this.defaults.scale, sampler, temperature: rest.temperature ?? this.defaults.temperature, selfEnsemble: rest.selfEnsemble ?? this.defaults.selfEnsemble, parameterization: this.parameterization });
       const [, height, width] = out.shape;
       const values = (await out.data()) as Float32Array;
       out.dispose();

@@ -13,6 +13,7 @@ class GradientWorker {
   private nextId = 1;
   private readonly pending = new Map<number, { resolve: (r: GradientReply & { ok: true }) => void; reject: (e: Error) => void }>();
   private readonly worker: Worker;
+  private closing = false;
 
   constructor() {
     // From source (ava, `npm run dev`, the training scripts) the worker is TypeScript: register tsx's loader first.
@@ -31,7 +32,7 @@ class GradientWorker {
       this.pending.clear();
     };
     this.worker.on('error', fail);
-    this.worker.on('exit', (code) => fail(new Error(`a gradient worker thread exited (code ${code})`)));
+    this.worker.on('exit', (code) => fail(new Error(`a gradient worker thread ${this.closing ? 'was stopped' : `exited (code ${code})`}`)));
   }
 
   request(msg: GradientRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never, transfer: ArrayBuffer[] = []): Promise<GradientReply & { ok: true }> {
@@ -43,6 +44,7 @@ class GradientWorker {
   }
 
   terminate(): Promise<number> {
+    this.closing = true;
     return this.worker.terminate();
   }
 }
@@ -69,6 +71,9 @@ export class DataParallelGradients {
     if (!Number.isInteger(workers) || workers < 0) throw new Error(`--workers must be a whole number ≥ 0, got ${workers}`);
     this.pool = Array.from({ length: workers }, () => new GradientWorker());
     this.ready = Promise.all(this.pool.map((w) => w.request({ type: 'init', spec })));
+    // A run that ends before its first step (a resumed, finished run) closes the pool while the workers start:
+    // their init then fails, which only matters to a step that awaits it.
+    this.ready.catch(() => undefined);
   }
 
   /** Threads that compute a step (this one included). */
