@@ -8,6 +8,7 @@ import { samplePosterior } from './posteriorSampler.js';
 import { type IRSDEDenoiseFn } from './samplerTypes.js';
 import { sampleReverseSde } from './sdeSampler.js';
 import { reverseTimesteps } from './reverseTimesteps.js';
+import { checkIrsdeSteps } from './irsdeUpscaleOptions.js';
 import { type MapNetworkRun, dihedralEnsemble } from './dihedralEnsemble.js';
 
 /** The reverse samplers of the official code: `reverse_sde` (Euler–Maruyama) or the newer `reverse_posterior`. */
@@ -79,7 +80,8 @@ export async function irsdeSuperResolve(net: ConditionalUNetNetwork, schedule: I
   if (sampler !== 'sde' && sampler !== 'posterior') throw new Error(`option sampler must be "sde" or "posterior", got ${JSON.stringify(sampler)}`);
   const steps = opts.steps ?? schedule.T;
   reverseTimesteps(schedule.T, steps);
-  if (sampler === 'sde' && steps !== schedule.T) throw new Error(`option steps ${steps}: the sde sampler runs every timestep of the model (T = ${schedule.T}); fewer steps need the posterior sampler`);
+  const stepsProblem = checkIrsdeSteps(schedule.T, steps, sampler, 'option steps');
+  if (stepsProblem) throw new Error(stepsProblem);
   if (lq.shape.length !== 4 || lq.shape[3] !== 3) throw new Error(`IR-SDE super-resolution expects an NHWC RGB image, got [${lq.shape}]`);
   const temperature = opts.temperature ?? 1;
   if (!(temperature >= 0 && temperature <= 2)) throw new Error(`option temperature must be a number in [0, 2], got ${temperature}`);

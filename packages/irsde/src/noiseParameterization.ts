@@ -48,17 +48,20 @@ function outputScale(p: NoiseParameterization, s: IRSDESchedule, t: Timesteps): 
 }
 
 /**
- * For the non-`eps` forms: the network input μ + c_in·(x_t − μ), and `residual(r)`, the ε̂ its output r implies (all
- * made in the caller's tidy).
+ * For the non-`eps` forms: the network input μ + c_in·(x_t − μ), and the tensor {@link noiseFromOutput} needs again
+ * (y = x_t − μ for `edm`, z = y/σ̄_t for the others), so it is computed once per network call (both made in the
+ * caller's tidy).
  */
-function preconditioned(p: Exclude<NoiseParameterization, 'eps'>, s: IRSDESchedule, x: tf.Tensor, mu: tf.Tensor, t: Timesteps): { input: tf.Tensor; noise: (r: tf.Tensor) => tf.Tensor } {
+function preconditionedInput(p: Exclude<NoiseParameterization, 'eps'>, s: IRSDESchedule, x: tf.Tensor, mu: tf.Tensor, t: Timesteps): { input: tf.Tensor; carried: tf.Tensor } {
   const y = tf.sub(x, mu);
-  if (p === 'edm') {
-    const cIn = coefficient(s, t, 'edm parameterisation', (ti) => edmCoefficients(s, ti).cIn);
-    return { input: tf.add(mu, tf.mul(y, cIn)), noise: (r) => edmNoise(s, y, r, t) };
-  }
+  if (p === 'edm') return { input: tf.add(mu, tf.mul(y, coefficient(s, t, 'edm parameterisation', (ti) => edmCoefficients(s, ti).cIn))), carried: y };
   const z = tf.mul(y, coefficient(s, t, 'residual noise input', (ti) => 1 / s.sigmaBars[ti]!));
-  return { input: tf.add(mu, z), noise: (r) => tf.sub(z, tf.mul(r, outputScale(p, s, t))) };
+  return { input: tf.add(mu, z), carried: z };
+}
+
+/** ε̂ from the network's output r and the `carried` tensor of {@link preconditionedInput}. */
+function noiseFromOutput(p: Exclude<NoiseParameterization, 'eps'>, s: IRSDESchedule, carried: tf.Tensor, r: tf.Tensor, t: Timesteps): tf.Tensor {
+  return p === 'edm' ? edmNoise(s, carried, r, t) : tf.sub(carried, tf.mul(r, outputScale(p, s, t)));
 }
 
 /**
@@ -67,22 +70,22 @@ function preconditioned(p: Exclude<NoiseParameterization, 'eps'>, s: IRSDESchedu
  */
 export async function parameterizedNoise(p: NoiseParameterization, s: IRSDESchedule, x: tf.Tensor4D, mu: tf.Tensor4D, t: number, run: (x: tf.Tensor4D, mu: tf.Tensor4D, t: number) => Promise<tf.Tensor4D>): Promise<tf.Tensor4D> {
   if (p === 'eps') return run(x, mu, t);
-  const input = tf.tidy(() => preconditioned(p, s, x, mu, t).input) as tf.Tensor4D;
+  const { input, carried } = tf.tidy(() => preconditionedInput(p, s, x, mu, t));
   try {
-    const r = await run(input, mu, t);
+    const r = await run(input as tf.Tensor4D, mu, t);
     try {
-      return tf.tidy(() => preconditioned(p, s, x, mu, t).noise(r) as tf.Tensor4D);
+      return tf.tidy(() => noiseFromOutput(p, s, carried, r, t) as tf.Tensor4D);
     } finally {
       r.dispose();
     }
   } finally {
-    input.dispose();
+    tf.dispose([input, carried]);
   }
 }
 
 /** The same for differentiable (synchronous tfjs) use inside a training loss; call it in a tidy. */
 export function parameterizedNoiseSync(p: NoiseParameterization, s: IRSDESchedule, x: tf.Tensor, mu: tf.Tensor, t: readonly number[], run: (x: tf.Tensor, mu: tf.Tensor, t: readonly number[]) => tf.Tensor): tf.Tensor {
   if (p === 'eps') return run(x, mu, t);
-  const { input, noise } = preconditioned(p, s, x, mu, t);
-  return noise(run(input, mu, t));
+  const { input, carried } = preconditionedInput(p, s, x, mu, t);
+  return noiseFromOutput(p, s, carried, run(input, mu, t), t);
 }
